@@ -1,0 +1,238 @@
+"""Typed, frozen run configurations and their TOML/flag resolution.
+
+Every stage's configuration is a tree of frozen dataclasses. A run's configuration is resolved
+from, in order: the dataclass defaults, a TOML file (``--config``), then command-line flags.
+Unknown keys are an error (one line, naming the key), never silently ignored. The resolved
+configuration is saved beside every run and inside every checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from l2r_cli.errors import L2RError
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ProxyModelConfig:
+    """Unsup3D proxy networks and their output post-processing (REFERENCE.md, paper sec. 3)."""
+
+    image_size: int = 64
+    """Input/output resolution of the proxy (a power of two >= 16)."""
+    nf: int = 64
+    """Base width of the depth, albedo and confidence nets."""
+    zdim: int = 256
+    """Bottleneck width of the depth and albedo encoder-decoders."""
+    nf_pose: int = 32
+    """Base width of the light and view encoders."""
+    conf_zdim: int = 128
+    """Bottleneck width of the confidence net."""
+    min_depth: float = 0.9
+    """Near end of the canonical depth range."""
+    max_depth: float = 1.1
+    """Far end of the canonical depth range."""
+    border_depth_mix: float = 0.7
+    """Border columns get depth mix*max + (1-mix)*min."""
+    fov: float = 10.0
+    """Horizontal and vertical field of view in degrees."""
+    rot_range: float = 60.0
+    """Maximum rotation of the view net about each axis, degrees."""
+    xy_trans_range: float = 0.1
+    """Maximum x/y translation of the view net."""
+    z_trans_range: float = 0.0
+    """Maximum z translation of the view net (0 for faces)."""
+    use_conf: bool = True
+    """Predict confidence maps (sigma) for the photometric loss."""
+
+
+@dataclass(frozen=True)
+class ProxyLossConfig:
+    """Weights of the proxy objective."""
+
+    lam_flip: float = 0.5
+    """Weight of the flipped reconstruction's loss."""
+    lam_perc: float = 1.0
+    """Weight of the VGG16 perceptual term (used only with vgg_weights)."""
+    vgg_weights: str = ""
+    """Path of a VGG16 ImageNet state_dict (torchvision key names); empty = perceptual term off."""
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Adam settings."""
+
+    lr: float = 1e-4
+    """Learning rate."""
+    beta1: float = 0.9
+    """Adam beta1."""
+    beta2: float = 0.999
+    """Adam beta2."""
+    weight_decay: float = 5e-4
+    """L2 weight decay."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """What every stage's training loop shares."""
+
+    epochs: int = 30
+    """Passes over the training split."""
+    batch_size: int = 64
+    """Global batch size (split evenly over torchrun processes)."""
+    num_workers: int = 2
+    """DataLoader worker processes per training process."""
+    ckpt_every: int = 500
+    """Write a checkpoint every this many steps (and always at the end of an epoch)."""
+    keep_last: int = 3
+    """How many step checkpoints to keep (epoch-end checkpoints are kept too)."""
+    log_every: int = 10
+    """Refresh the progress line every this many steps."""
+    max_steps: int = 0
+    """Stop after this many optimizer steps in total (0 = no limit)."""
+    input: str = "image"
+    """Which images the network sees: 'image' (original) or 'lq' (degraded, when present)."""
+    panels: bool = True
+    """Write an image panel at the end of every epoch."""
+
+
+@dataclass(frozen=True)
+class ProxyRunConfig:
+    """Everything `l2r train-proxy` needs."""
+
+    model: ProxyModelConfig = field(default_factory=ProxyModelConfig)
+    loss: ProxyLossConfig = field(default_factory=ProxyLossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """A plain, JSON/TOML-serialisable dict of a config dataclass tree."""
+    return dataclasses.asdict(cfg)
+
+
+def _coerce(value: Any, typ: Any, key: str) -> Any:
+    origin = typing.get_origin(typ)
+    if typ is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if typ in (int, float, str, bool):
+        if isinstance(value, bool) != (typ is bool) or not isinstance(value, typ):
+            raise L2RError(
+                f"config key '{key}': expected {typ.__name__}, got {type(value).__name__} {value!r}"
+            )
+        return value
+    if origin in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise L2RError(f"config key '{key}': expected a list, got {value!r}")
+        (inner, *_) = typing.get_args(typ) or (Any,)
+        vals = [_coerce(v, inner, key) if inner is not Any else v for v in value]
+        return tuple(vals) if origin is tuple else vals
+    if origin in (typing.Union, types.UnionType):
+        return value
+    return value
+
+
+def from_dict(cls: type[T], data: dict[str, Any], prefix: str = "") -> T:
+    """Build config dataclass ``cls`` from a nested dict; unknown keys raise L2RError."""
+    if not isinstance(data, dict):
+        raise L2RError(f"config section '{prefix.rstrip('.') or '<root>'}' must be a table")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in fields:
+            known = ", ".join(sorted(fields))
+            raise L2RError(f"unknown config key '{prefix}{key}' (known here: {known})")
+        typ = hints[key]
+        if dataclasses.is_dataclass(typ):
+            kwargs[key] = from_dict(typ, value, prefix=f"{prefix}{key}.")
+        else:
+            kwargs[key] = _coerce(value, typ, f"{prefix}{key}")
+    return cls(**kwargs)
+
+
+def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge ``over`` into a copy of ``base``."""
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """Read a TOML config file; a missing or malformed file is a one-line L2RError."""
+    p = Path(path)
+    if not p.is_file():
+        raise L2RError(f"config file not found: {p}")
+    try:
+        with p.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise L2RError(f"config file {p} is not valid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise L2RError(f"config file {p} cannot be read: {exc}") from None
+
+
+def dotted(overrides: dict[str, Any]) -> dict[str, Any]:
+    """Turn {'train.epochs': 3} into {'train': {'epochs': 3}}, dropping None values."""
+    out: dict[str, Any] = {}
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        node = out
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return out
+
+
+def resolve(cls: type[T], config_file: str | Path | None, overrides: dict[str, Any]) -> T:
+    """Defaults < TOML file < flags (dotted keys)."""
+    data: dict[str, Any] = {}
+    if config_file:
+        data = load_toml(config_file)
+    data = merge(data, dotted(overrides))
+    return from_dict(cls, data)
+
+
+def to_toml(data: dict[str, Any]) -> str:
+    """Write a nested dict of scalars as TOML (enough for our configs; no dependency)."""
+
+    def scalar(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, (int, float)):
+            return repr(v)
+        if isinstance(v, str):
+            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        if isinstance(v, (list, tuple)):
+            return "[" + ", ".join(scalar(x) for x in v) + "]"
+        raise TypeError(f"cannot write {type(v).__name__} to TOML")
+
+    lines: list[str] = []
+
+    def table(d: dict[str, Any], name: str) -> None:
+        simple = {k: v for k, v in d.items() if not isinstance(v, dict)}
+        nested = {k: v for k, v in d.items() if isinstance(v, dict)}
+        if name and simple:
+            lines.append(f"[{name}]")
+        for k, v in simple.items():
+            lines.append(f"{k} = {scalar(v)}")
+        if simple:
+            lines.append("")
+        for k, v in nested.items():
+            table(v, f"{name}.{k}" if name else k)
+
+    table(data, "")
+    return "\n".join(lines).rstrip() + "\n"
