@@ -18,7 +18,7 @@ def intrinsics(
     device: torch.device | str | None = None,
     dtype: torch.dtype = torch.float32,
 ) -> Tensor:
-    """Camera matrix K (3, 3) for a square image of ``size`` pixels and field of view ``fov`` deg."""
+    """Camera matrix K (3, 3) for a square image of ``size`` pixels and a ``fov`` in degrees."""
     f = (size - 1) / 2 / math.tan(math.radians(fov) / 2)
     c = (size - 1) / 2
     return torch.tensor([[f, 0.0, c], [0.0, f, c], [0.0, 0.0, 1.0]], device=device, dtype=dtype)

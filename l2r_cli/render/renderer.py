@@ -118,7 +118,7 @@ class Renderer:
     def render(
         self, canon_image: Tensor, canon_depth: Tensor, view: Tensor, faces: Tensor | None = None
     ) -> Rendered:
-        """Reproject a canonical image (B, C, H, W) with its depth (B, H, W) into ``view`` (B, 6)."""
+        """Reproject canon_image (B, C, H, W) with its depth (B, H, W) into ``view`` (B, 6)."""
         warped = self.warp_depth(canon_depth, view, faces)
         grid = self.reprojection_grid(warped.depth, view)
         image = F.grid_sample(canon_image, grid, mode="bilinear", align_corners=True)
