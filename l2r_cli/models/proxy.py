@@ -1,0 +1,167 @@
+"""The 3D proxy: Unsup3D (paper sec. 3, eqns. 1-3; REFERENCE.md "3D proxy").
+
+Five nets map an image I (B, 3, S, S) in [-1, 1] to a canonical depth d, albedo a, light l,
+viewpoint w and confidence maps sigma. The canonical face is shaded, re-rendered into the input
+view (eqn. 1), and once more with depth and albedo flipped horizontally (eqn. 2).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from l2r_cli.config import ProxyModelConfig
+from l2r_cli.models.networks import ConfNet, EDDeconv, Encoder
+from l2r_cli.render import Light, Renderer, light_from_raw, shade
+
+
+@dataclass(frozen=True)
+class ProxyFactors:
+    """What the nets predict for a batch of B images.
+
+    depth: (B, S, S) canonical depth in [min_depth, max_depth], border columns fixed.
+    albedo: (B, 3, S, S) canonical albedo in [-1, 1].
+    light: :class:`Light` with (B,) ambient/diffuse and (B, 3) direction.
+    view: (B, 6) [rx, ry, rz radians, tx, ty, tz].
+    sigma: (B, 2, S, S) confidence for the reconstruction / flipped one, or None.
+    sigma_perc: (B, 2, S/4, S/4) confidence for the perceptual term, or None.
+    """
+
+    depth: Tensor
+    albedo: Tensor
+    light: Light
+    view: Tensor
+    sigma: Tensor | None
+    sigma_perc: Tensor | None
+
+
+@dataclass(frozen=True)
+class ProxyRender:
+    """Renders of the canonical face and of its flip, stacked as [normal; flipped] (2B, ...).
+
+    canon_depth: (2B, S, S); canon_normal: (2B, S, S, 3); canon_shading: (2B, 1, S, S);
+    canon_image: (2B, 3, S, S) shaded albedo in [-1, 1];
+    recon_image: (2B, 3, S, S) in the input view; recon_depth: (2B, S, S) in the input view;
+    recon_mask: (2B, 1, S, S) coverage.
+    """
+
+    canon_depth: Tensor
+    canon_normal: Tensor
+    canon_shading: Tensor
+    canon_image: Tensor
+    recon_image: Tensor
+    recon_depth: Tensor
+    recon_mask: Tensor
+
+
+class Proxy(nn.Module):
+    """Unsup3D's nets, their output post-processing, and the renderer that ties them together."""
+
+    def __init__(self, cfg: ProxyModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        s = cfg.image_size
+        self.net_depth = EDDeconv(3, 1, s, cfg.nf, cfg.zdim, activation=False)
+        self.net_albedo = EDDeconv(3, 3, s, cfg.nf, cfg.zdim, activation=True)
+        self.net_light = Encoder(3, 4, s, cfg.nf_pose)
+        self.net_view = Encoder(3, 6, s, cfg.nf_pose)
+        self.net_conf = ConfNet(3, s, cfg.nf, cfg.conf_zdim) if cfg.use_conf else None
+        self.renderer = Renderer(s, cfg.fov, cfg.min_depth, cfg.max_depth)
+
+    def _apply(self, fn, recurse: bool = True):  # keep the renderer's buffers with the module
+        out = super()._apply(fn, recurse)
+        probe = fn(torch.zeros(1))
+        self.renderer.to(probe.device)
+        return out
+
+    @property
+    def border_depth(self) -> float:
+        """Depth of the two leftmost and rightmost columns."""
+        c = self.cfg
+        return c.border_depth_mix * c.max_depth + (1 - c.border_depth_mix) * c.min_depth
+
+    def postprocess_depth(self, raw: Tensor) -> Tensor:
+        """raw: (B, S, S) -> depth (B, S, S): subtract the per-image mean, tanh, rescale to
+        [min, max], and pin the two border columns on each side to the border depth."""
+        c = self.cfg
+        d = (raw - raw.flatten(1).mean(1).view(-1, 1, 1)).tanh()
+        d = (1 + d) / 2 * c.max_depth + (1 - d) / 2 * c.min_depth
+        border = torch.zeros_like(d[:1])
+        border[..., :2] = 1
+        border[..., -2:] = 1
+        return d * (1 - border) + border * self.border_depth
+
+    def postprocess_view(self, raw: Tensor) -> Tensor:
+        """raw: (B, 6) in [-1, 1] -> view (B, 6) with rotations in radians."""
+        c = self.cfg
+        return torch.cat(
+            [
+                raw[:, :3] * math.radians(c.rot_range),
+                raw[:, 3:5] * c.xy_trans_range,
+                raw[:, 5:6] * c.z_trans_range,
+            ],
+            dim=1,
+        )
+
+    def factors(self, image: Tensor, nets: dict[str, nn.Module] | None = None) -> ProxyFactors:
+        """image: (B, 3, S, S) in [-1, 1] -> :class:`ProxyFactors`.
+
+        ``nets`` optionally replaces submodules by wrapped ones (DistributedDataParallel).
+        """
+        n = nets or {}
+        s = self.cfg.image_size
+        if image.dim() != 4 or image.shape[1:] != (3, s, s):
+            raise ValueError(f"image must be (B, 3, {s}, {s}), got {tuple(image.shape)}")
+        depth = self.postprocess_depth(n.get("net_depth", self.net_depth)(image).squeeze(1))
+        albedo = n.get("net_albedo", self.net_albedo)(image)
+        light = light_from_raw(n.get("net_light", self.net_light)(image))
+        view = self.postprocess_view(n.get("net_view", self.net_view)(image))
+        sigma = sigma_perc = None
+        if self.net_conf is not None:
+            sigma, sigma_perc = n.get("net_conf", self.net_conf)(image)
+        return ProxyFactors(depth, albedo, light, view, sigma, sigma_perc)
+
+    def render(self, f: ProxyFactors, flip: bool = True) -> ProxyRender:
+        """Shade and reproject the canonical face (and its horizontal flip when ``flip``)."""
+        depth, albedo, light, view = f.depth, f.albedo, f.light, f.view
+        if flip:
+            depth = torch.cat([depth, depth.flip(2)], 0)
+            albedo = torch.cat([albedo, albedo.flip(3)], 0)
+            light = light.repeat(2)
+            view = view.repeat(2, 1)
+        normal = self.renderer.normals(depth)
+        canon_image, shading = shade(albedo, normal, light)
+        out = self.renderer.render(canon_image, depth, view)
+        return ProxyRender(
+            canon_depth=depth,
+            canon_normal=normal,
+            canon_shading=shading,
+            canon_image=canon_image,
+            recon_image=out.image,
+            recon_depth=out.depth,
+            recon_mask=out.mask,
+        )
+
+    @torch.no_grad()
+    def predict(self, image: Tensor) -> dict[str, Tensor]:
+        """Inference on image (B, 3, S, S) in [-1, 1]: depth and normals in the input view
+        (B, S, S) / (B, S, S, 3), mask (B, S, S), canonical depth, albedo, view, light."""
+        f = self.factors(image)
+        r = self.render(f, flip=False)
+        return {
+            "depth": r.recon_depth,
+            "normal": self.renderer.normals(r.recon_depth),
+            "mask": r.recon_mask[:, 0],
+            "recon_image": r.recon_image,
+            "canon_depth": f.depth,
+            "canon_albedo": f.albedo,
+            "canon_normal": r.canon_normal,
+            "canon_shading": r.canon_shading,
+            "view": f.view,
+            "light": torch.cat(
+                [f.light.ambient[:, None], f.light.diffuse[:, None], f.light.direction], 1
+            ),
+        }
