@@ -47,6 +47,11 @@ def cli(ctx: click.Context, device: str, seed: int, verbose: bool) -> None:
       l2r train-proxy --data data/synth --out runs/proxy --epochs 5
       l2r benchmark bfm --data data/synth --ckpt runs/proxy
     """
+    # Denormal floats (tiny gradients, Adam's second moments) slow CPU kernels by orders of
+    # magnitude; flushing them to zero changes nothing a model can notice.
+    import torch
+
+    torch.set_flush_denormal(True)
     ctx.obj = GlobalOptions(device=device, seed=seed, verbose=verbose)
 
 

@@ -1,0 +1,1 @@
+"""Benchmarks: the paper's evaluation protocols (``bfm``) and speed measurements (``speed``)."""

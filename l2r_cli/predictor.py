@@ -1,0 +1,77 @@
+"""Load any trained stage's checkpoint as a depth/albedo predictor for evaluation and export."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import torch
+from torch import Tensor
+
+from l2r_cli.config import ProxyModelConfig, from_dict
+from l2r_cli.engine.checkpoint import load_checkpoint
+from l2r_cli.errors import L2RError
+from l2r_cli.models.proxy import Proxy
+from l2r_cli.render import Renderer
+
+#: Checkpoint kinds whose geometry can be evaluated (later stages add theirs here).
+GEOMETRY_KINDS = ("proxy",)
+
+
+class Predictor(Protocol):
+    """Anything that maps images (B, 3, S, S) in [-1, 1] to view-space geometry."""
+
+    name: str
+    image_size: int
+
+    def predict(self, image: Tensor) -> dict[str, Tensor]:
+        """-> {'depth': (B, S, S), 'normal': (B, S, S, 3), 'mask': (B, S, S), ...}."""
+        ...
+
+
+@dataclass
+class ProxyPredictor:
+    """A trained Unsup3D proxy."""
+
+    name: str
+    model: Proxy
+
+    @property
+    def image_size(self) -> int:
+        """Input resolution."""
+        return self.model.cfg.image_size
+
+    def predict(self, image: Tensor) -> dict[str, Tensor]:
+        """image (B, 3, S, S) in [-1, 1] -> Proxy.predict's dict."""
+        return self.model.predict(image)
+
+
+@dataclass
+class ConstantDepthPredictor:
+    """Baseline: a constant depth (a fronto-parallel plane) for every image."""
+
+    image_size: int = 64
+    name: str = "constant depth"
+    depth: float = 1.0
+
+    def predict(self, image: Tensor) -> dict[str, Tensor]:
+        """image (B, 3, S, S) -> a plane at ``depth`` covering every pixel."""
+        b, _, h, w = image.shape
+        depth = torch.full((b, h, w), self.depth, device=image.device)
+        normal = Renderer(h, device=image.device).normals(depth)
+        return {"depth": depth, "normal": normal, "mask": torch.ones_like(depth)}
+
+
+def load_predictor(path: str | Path, device: torch.device) -> Predictor:
+    """Build the predictor stored in a checkpoint file or run directory (latest checkpoint)."""
+    ckpt = load_checkpoint(path, expect_kind=GEOMETRY_KINDS)
+    try:
+        model_cfg = from_dict(ProxyModelConfig, ckpt["config"]["model"], prefix="model.")
+        model = Proxy(model_cfg)
+        model.load_state_dict(ckpt["models"]["proxy"])
+    except (KeyError, TypeError, RuntimeError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise L2RError(f"{path}: proxy checkpoint does not match its config ({first})") from None
+    model.to(device).eval()
+    return ProxyPredictor(name=str(path), model=model)

@@ -1,0 +1,76 @@
+"""Proxy training end to end through the CLI: smoke train, exact resume, kill -9, benchmark."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from l2r_cli.engine.checkpoint import load_checkpoint
+
+TINY = ["--nf", "8", "--zdim", "16", "--image-size", "32", "--num-workers", "0"]
+
+
+def _weights(run: Path) -> dict[str, torch.Tensor]:
+    return load_checkpoint(run, expect_kind="proxy")["models"]["proxy"]
+
+
+def test_two_step_smoke_train_then_info_and_bfm(l2r, tmp_path, depth_dataset):
+    run = tmp_path / "run"
+    r = l2r("train-proxy", "--data", depth_dataset, "--out", run, *TINY,
+            "--batch-size", "4", "--max-steps", "2")  # fmt: skip
+    assert r.code == 0, r.err
+    ck = load_checkpoint(run)
+    assert ck["kind"] == "proxy" and ck["step"] == 2
+    assert (run / "config.toml").exists()
+    r = l2r("info", run, "--json")
+    assert r.code == 0 and '"kind": "proxy"' in r.out
+    out = tmp_path / "bfm.json"
+    r = l2r("benchmark", "bfm", "--data", depth_dataset, "--ckpt", run, "--baseline",
+            "--json", out)  # fmt: skip
+    assert r.code == 0, r.err
+    res = json.loads(out.read_text())["results"]
+    assert [x["n"] for x in res] == [6, 6]
+    assert all(x["side_mean"] > 0 and x["mad_mean"] > 0 for x in res)
+
+
+def test_resume_gives_identical_weights(l2r, tmp_path, depth_dataset):
+    common = ["--data", depth_dataset, *TINY, "--batch-size", "4", "--epochs", "2"]
+    full, part = tmp_path / "full", tmp_path / "part"
+    assert l2r("train-proxy", *common, "--out", full).code == 0
+    assert l2r("train-proxy", *common, "--out", part, "--max-steps", "3").code == 0
+    r = l2r("train-proxy", *common, "--out", part)
+    assert r.code == 2 and "--resume" in r.err  # refuses to overwrite a run
+    assert l2r("train-proxy", *common, "--out", part, "--resume").code == 0
+    a, b = _weights(full), _weights(part)
+    assert load_checkpoint(part)["step"] == load_checkpoint(full)["step"] == 8
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_kill_9_then_resume_finishes(tmp_path, depth_dataset):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    args = [sys.executable, "-m", "l2r_cli", "train-proxy", "--data", str(depth_dataset), *TINY,
+            "--batch-size", "4", "--epochs", "6", "--ckpt-every", "2"]  # fmt: skip
+    run = tmp_path / "run"
+    proc = subprocess.Popen([*args, "--out", str(run)], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.time() + 120
+    while time.time() < deadline and not list((run / "checkpoints").glob("step_*.pt")):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert list((run / "checkpoints").glob("step_*.pt")), "no checkpoint before the kill"
+    done = subprocess.run([*args, "--out", str(run), "--resume"], env=env, capture_output=True,
+                          text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert load_checkpoint(run)["step"] == 24
+    ref = tmp_path / "ref"
+    subprocess.run([*args, "--out", str(ref)], env=env, check=True, capture_output=True)
+    a, b = _weights(run), _weights(ref)
+    assert all(torch.equal(a[k], b[k]) for k in a)
