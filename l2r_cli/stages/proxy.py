@@ -66,6 +66,9 @@ class ProxyStage(Stage):
                 "vgg",
                 "perceptual loss is off: no VGG16 weights given (--vgg-weights FILE to use it)",
             )
+        # Without the perceptual term the confidence net's quarter-resolution head gets no
+        # gradient, which DistributedDataParallel must be told about.
+        self.ddp_find_unused_parameters = self.vgg is None
         o = cfg.optim
         self._opt = make_adam(
             self.model.parameters(), o.lr, (o.beta1, o.beta2), o.weight_decay, device

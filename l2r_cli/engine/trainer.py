@@ -1,0 +1,448 @@
+"""The one training loop every stage runs: data order, devices, DDP, logging, checkpoints.
+
+``Trainer(stage, dataset, cfg, out_dir, run_config, dist, seed).fit(resume)`` runs
+``cfg.epochs`` epochs (or ``cfg.max_steps`` steps) of ``stage.train_step`` over
+:class:`~l2r_cli.engine.sampler.EpochBatchSampler` batches, and writes into ``out_dir``::
+
+    config.toml, config.json   the resolved run configuration
+    log.jsonl                  one JSON line per log step (step, epoch, losses, img/s, time)
+    checkpoints/               see l2r_cli.engine.checkpoint
+    panels/epoch_003.png       stage.panel() of the first 8 training items after each epoch
+
+Resuming is exact: data order comes from (seed, epoch) alone, the checkpoint restores models,
+optimizers, counters and every RNG state, and the loop continues mid-epoch, so on the CPU an
+interrupted-and-resumed run ends with the same bits as an uninterrupted one. Panels run under
+a forked RNG, so turning them on or off does not change the training either.
+
+Ctrl-C (SIGINT) and SIGTERM are deferred to the end of the current step; all ranks agree to
+stop, a checkpoint is written, and KeyboardInterrupt is raised. A second signal interrupts
+at once without a checkpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import random
+import signal
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, default_collate
+
+from l2r_cli.config import TrainConfig, to_toml
+from l2r_cli.console import info, progress
+from l2r_cli.engine import checkpoint as ck
+from l2r_cli.engine.distributed import (
+    DistInfo,
+    all_gather_object,
+    all_reduce_mean,
+    any_rank,
+    barrier,
+    wrap_ddp,
+)
+from l2r_cli.engine.sampler import EpochBatchSampler
+from l2r_cli.errors import L2RError
+from l2r_cli.stages.base import Stage
+
+RESUMABLE_KEYS = frozenset(
+    {
+        "train.epochs",
+        "train.max_steps",
+        "train.num_workers",
+        "train.ckpt_every",
+        "train.log_every",
+        "train.keep_last",
+        "train.panels",
+    }
+)
+"""Config keys a resumed run may change: none of them changes the weights it computes."""
+
+PANEL_ITEMS = 8
+"""How many leading training items make the fixed panel batch."""
+
+
+def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{'train': {'epochs': 3}}`` -> ``{'train.epochs': 3}``."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping):
+            out.update(flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def config_difference(saved: Mapping[str, Any], new: Mapping[str, Any]) -> str | None:
+    """The first dotted key (sorted) whose value differs, ignoring :data:`RESUMABLE_KEYS`."""
+    a, b = flatten(saved), flatten(new)
+    for key in sorted(set(a) | set(b)):
+        if any(key == k or key.endswith("." + k) for k in RESUMABLE_KEYS):
+            continue
+        va, vb = a.get(key, "<absent>"), b.get(key, "<absent>")
+        if isinstance(va, tuple):
+            va = list(va)
+        if isinstance(vb, tuple):
+            vb = list(vb)
+        if va != vb:
+            return f"'{key}' (saved {va!r}, now {vb!r})"
+    return None
+
+
+def _json_safe(d: Mapping[str, Any]) -> dict[str, Any]:
+    # Round-trip through JSON types so a config with tuples compares equal after loading.
+    return json.loads(json.dumps(d))
+
+
+def _worker_init(worker_id: int) -> None:
+    # Ctrl-C reaches the whole process group; workers must not die of it, the main process
+    # finishes its step, checkpoints and shuts them down.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _to_device(batch: Any, device: torch.device) -> Any:
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, Mapping):
+        return {k: _to_device(v, device) for k, v in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(_to_device(v, device) for v in batch)
+    return batch
+
+
+@contextlib.contextmanager
+def _forked_rng(device: torch.device) -> Iterator[None]:
+    """Run a block without disturbing any global RNG (torch, CUDA, numpy, python)."""
+    np_state, py_state = np.random.get_state(), random.getstate()
+    devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices, device_type="cuda"):
+        try:
+            yield
+        finally:
+            np.random.set_state(np_state)
+            random.setstate(py_state)
+
+
+class _StopRequest:
+    """Defers SIGINT/SIGTERM to step boundaries (main thread only); a second signal raises."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.signame = ""
+        self._old: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        self.signame = signal.Signals(signum).name
+
+    def __enter__(self) -> _StopRequest:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+        self._old.clear()
+
+
+class Trainer:
+    """Runs a :class:`~l2r_cli.stages.base.Stage` over a dataset (one loop for every stage).
+
+    ``train_set[i]`` must return a dict of tensors (collated to e.g. ``image: (B, 3, S, S)``).
+    For an exact resume, any randomness inside ``train_set`` should be a function of the index
+    (DataLoader workers are re-seeded per epoch, but which worker reads which batch shifts
+    when a run resumes mid-epoch); randomness in ``train_step`` (global RNGs) is restored.
+    ``seed`` fixes the data order and the training RNG streams (rank r uses ``seed + r``);
+    the stage's initial weights are the caller's business (seed before building it).
+    """
+
+    def __init__(
+        self,
+        stage: Stage,
+        train_set: Dataset,
+        cfg: TrainConfig,
+        out_dir: str | Path,
+        run_config: dict[str, Any],
+        dist: DistInfo,
+        seed: int,
+    ) -> None:
+        self.stage = stage
+        self.train_set = train_set
+        self.cfg = cfg
+        self.out_dir = Path(out_dir)
+        self.run_config = _json_safe(run_config)
+        self.dist = dist
+        self.seed = seed
+        self.n = len(train_set)  # type: ignore[arg-type]
+        self.sampler = EpochBatchSampler(
+            self.n, cfg.batch_size, dist.rank, dist.world_size, seed=seed
+        )
+        if cfg.ckpt_every < 1 or cfg.log_every < 1:
+            raise L2RError("train.ckpt_every and train.log_every must be >= 1")
+        self.step = 0
+        self.epoch = 0
+        self.epoch_step = 0
+        self._saved_step = -1
+        self._wrapped = False
+        self._panel_batch: dict[str, Any] | None = None
+
+    # ------------------------------------------------------------------ paths
+
+    @property
+    def ckpt_dir(self) -> Path:
+        """``out_dir/checkpoints``."""
+        return ck.checkpoint_dir(self.out_dir)
+
+    @property
+    def last_path(self) -> Path:
+        """``out_dir/checkpoints/last.pt``."""
+        return self.ckpt_dir / ck.LAST
+
+    @property
+    def total_steps(self) -> int:
+        """Steps this run ends at: all epochs, capped by ``max_steps`` when set."""
+        total = self.cfg.epochs * self.sampler.batches_per_epoch
+        return min(total, self.cfg.max_steps) if self.cfg.max_steps > 0 else total
+
+    # ------------------------------------------------------------------ set-up
+
+    def _prepare(self, resume: bool) -> None:
+        existing = ck.list_checkpoints(self.out_dir)
+        if existing and not resume:
+            raise L2RError(
+                f"{self.out_dir} already has checkpoints; pass --resume to continue "
+                "or choose another --out"
+            )
+        if resume and not existing:
+            raise L2RError(f"--resume: {self.out_dir} has no checkpoint to resume from")
+        self.stage.to(self.dist.device)
+        if resume:
+            ckpt = ck.load_checkpoint(self.out_dir, expect_kind=self.stage.kind)
+            diff = config_difference(ckpt["config"], self.run_config)
+            if diff is not None:
+                raise L2RError(
+                    f"--resume: the configuration differs from the saved run in {diff}; "
+                    "only epochs, max_steps, num_workers, ckpt_every, log_every, keep_last "
+                    "and panels may change"
+                )
+            ck.restore_modules(
+                ckpt, self.stage.nets, self.stage.optimizers(), source=str(self.last_path)
+            )
+            self.step, self.epoch = ckpt["step"], ckpt["epoch"]
+            self.epoch_step = ckpt["epoch_step"]
+            per_rank = ckpt.get("rng_per_rank") or []
+            if len(per_rank) == self.dist.world_size:
+                ck.restore_rng(per_rank[self.dist.rank], self.dist.device)
+            else:
+                # A different process count: the global batches are unchanged but the RNG
+                # streams cannot be; rank 0 continues the saved one.
+                ck.restore_rng(ckpt["rng"], self.dist.device)
+                if self.dist.rank > 0:
+                    ck.seed_everything(self.seed + self.dist.rank + 1_000_003 * self.step)
+            self._saved_step = self.step
+            if self.epoch_step > self.sampler.batches_per_epoch:
+                raise L2RError(
+                    f"--resume: the checkpoint is at batch {self.epoch_step} of an epoch but "
+                    f"the training set now has {self.sampler.batches_per_epoch} batches"
+                )
+            del ckpt
+        else:
+            ck.seed_everything(self.seed + self.dist.rank)
+        # Every rank has looked at the directory before rank 0 writes anything into it.
+        barrier(self.dist)
+        if self.dist.is_main:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            ck.remove_stale_temporaries(self.out_dir)
+            (self.out_dir / "config.toml").write_text(to_toml(self.run_config))
+            (self.out_dir / "config.json").write_text(json.dumps(self.run_config, indent=2) + "\n")
+            if resume:
+                self._truncate_log(self.step)
+        if self.dist.distributed and not self._wrapped:
+            unused = self.stage.ddp_find_unused_parameters
+            self.stage.wrap(lambda m: wrap_ddp(m, self.dist, find_unused_parameters=unused))
+            self._wrapped = True
+
+    def _truncate_log(self, step: int) -> None:
+        # Lines written after the checkpoint we resume from would be repeated: drop them.
+        log = self.out_dir / "log.jsonl"
+        if not log.is_file():
+            return
+        keep = []
+        for line in log.read_text().splitlines():
+            try:
+                if json.loads(line).get("step", 0) <= step:
+                    keep.append(line)
+            except json.JSONDecodeError:
+                continue  # a line cut by a kill
+        log.write_text("".join(x + "\n" for x in keep))
+
+    def _loader(self, epoch: int, start_batch: int) -> DataLoader:
+        self.sampler.set_epoch(epoch, start_batch)
+        g = torch.Generator()
+        # Worker seeds depend on (seed, epoch, rank) only, never on the global RNG.
+        g.manual_seed((self.seed * 1_000_003 + epoch * 7_919 + self.dist.rank) % (1 << 63))
+        workers = self.cfg.num_workers
+        return DataLoader(
+            self.train_set,
+            batch_sampler=self.sampler,
+            num_workers=workers,
+            pin_memory=self.dist.device.type == "cuda",
+            generator=g,
+            worker_init_fn=_worker_init if workers > 0 else None,
+        )
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def _checkpoint(self, names: list[str]) -> Path:
+        """Write the current state as ``last.pt`` and as each of ``names`` (collective)."""
+        rng_all = all_gather_object(ck.capture_rng(self.dist.device), self.dist)
+        if self.dist.is_main:
+            ckpt = ck.build_checkpoint(
+                kind=self.stage.kind,
+                models={n: m.state_dict() for n, m in self.stage.nets.items()},
+                optimizers={n: o.state_dict() for n, o in self.stage.optimizers().items()},
+                step=self.step,
+                epoch=self.epoch,
+                epoch_step=self.epoch_step,
+                config=self.run_config,
+                rng=rng_all[0],
+                rng_per_rank=rng_all,
+            )
+            # last.pt first: if we die before the named copies, last.pt is still the newest.
+            ck.save_checkpoint(self.last_path, ckpt)
+            for name in names:
+                ck.copy_checkpoint(self.last_path, self.ckpt_dir / name)
+            ck.prune_step_checkpoints(self.out_dir, self.cfg.keep_last)
+        self._saved_step = self.step
+        barrier(self.dist)
+        return self.last_path
+
+    # ------------------------------------------------------------------ panels, logs
+
+    def _fixed_batch(self) -> dict[str, Any]:
+        if self._panel_batch is None:
+            k = min(PANEL_ITEMS, self.n)
+            self._panel_batch = default_collate([self.train_set[i] for i in range(k)])
+        return self._panel_batch
+
+    def _write_panel(self, epoch_done: int) -> None:
+        import imageio.v3 as iio
+
+        batch = _to_device(self._fixed_batch(), self.dist.device)
+        self.stage.eval()
+        try:
+            with _forked_rng(self.dist.device), torch.no_grad():
+                img = self.stage.panel(batch)
+        finally:
+            self.stage.train()
+        if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
+            raise TypeError(f"{type(self.stage).__name__}.panel must return uint8 (H, W, 3)")
+        path = self.out_dir / "panels" / f"epoch_{epoch_done:03d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        iio.imwrite(path, img)
+
+    def _log(self, sums: dict[str, float], count: int, images: int, dt: float) -> dict[str, Any]:
+        means = all_reduce_mean({k: v / max(count, 1) for k, v in sums.items()}, self.dist)
+        rate = images / dt if dt > 0 else 0.0
+        rec = {
+            "step": self.step,
+            "epoch": self.epoch + 1,  # 1-based, as on the progress bar
+            "losses": means,
+            "img_per_s": rate,
+            "time": time.time(),
+        }
+        if self.dist.is_main:
+            with open(self.out_dir / "log.jsonl", "a") as fh:
+                fh.write(json.dumps(rec) + "\n")
+        return rec
+
+    # ------------------------------------------------------------------ loop
+
+    def fit(self, resume: bool = False) -> Path:
+        """Train to ``cfg.epochs`` (or ``cfg.max_steps``); returns the ``last.pt`` path.
+
+        With ``resume`` the run continues from ``out_dir/checkpoints/last.pt``; the config may
+        differ only in :data:`RESUMABLE_KEYS`. Raises KeyboardInterrupt after checkpointing
+        when interrupted.
+        """
+        self._prepare(resume)
+        self.stage.train()
+        cfg, nb, total = self.cfg, self.sampler.batches_per_epoch, self.total_steps
+        if self.dist.is_main:
+            where = f"resuming at step {self.step}" if resume else "starting"
+            info(
+                f"{where}: {self.n} items, {nb} steps/epoch of {cfg.batch_size} images "
+                f"({self.dist.world_size} process(es) on {self.dist.device}), {total} steps"
+            )
+        sums: dict[str, float] = {}
+        count = 0
+        stopped = False
+        with progress() as bar, _StopRequest() as stop:
+            task = bar.add_task(
+                f"epoch {self.epoch + 1}/{cfg.epochs}", total=total, completed=self.step, status=""
+            )
+            t_last, img_last = time.perf_counter(), 0
+            while self.epoch < cfg.epochs and self.step < total and not stopped:
+                loader = self._loader(self.epoch, self.epoch_step)
+                for batch in loader:
+                    logs = self.stage.train_step(_to_device(batch, self.dist.device))
+                    self.step += 1
+                    self.epoch_step += 1
+                    count += 1
+                    img_last += cfg.batch_size
+                    for k, v in logs.items():
+                        sums[k] = sums.get(k, 0.0) + float(v)
+                    if self.step % cfg.log_every == 0 or self.step == total:
+                        now = time.perf_counter()
+                        rec = self._log(sums, count, img_last, now - t_last)
+                        loss = rec["losses"].get("loss", math.nan)
+                        bar.update(
+                            task,
+                            completed=self.step,
+                            description=f"epoch {self.epoch + 1}/{cfg.epochs}",
+                            status=f"loss {loss:.4f}  {rec['img_per_s']:.0f} img/s",
+                        )
+                        sums, count, t_last, img_last = {}, 0, now, 0
+                    epoch_done = self.epoch_step == nb
+                    if self.step % cfg.ckpt_every == 0 and not epoch_done:
+                        self._checkpoint([ck.step_checkpoint_name(self.step)])
+                    if any_rank(stop.requested, self.dist):
+                        stopped = True
+                    if stopped or self.step >= total:
+                        break
+                del loader  # shut the workers down before the (slow) epoch end
+                if self.epoch_step == nb:
+                    self._end_epoch()
+            if self.step != self._saved_step:
+                self._checkpoint([])
+            bar.update(task, completed=self.step)
+        if stopped:
+            info(
+                f"interrupted ({stop.signame}): checkpoint at step {self.step} in {self.last_path}"
+            )
+            raise KeyboardInterrupt
+        info(f"done: step {self.step}, checkpoint {self.last_path}")
+        return self.last_path
+
+    def _end_epoch(self) -> None:
+        self.epoch += 1
+        self.epoch_step = 0
+        names = [ck.epoch_checkpoint_name(self.epoch)]
+        if self.step % self.cfg.ckpt_every == 0:
+            names.append(ck.step_checkpoint_name(self.step))
+        self._checkpoint(names)
+        if self.cfg.panels and self.dist.is_main:
+            self._write_panel(self.epoch)
+        barrier(self.dist)
+        info(f"epoch {self.epoch}/{self.cfg.epochs} done at step {self.step}")

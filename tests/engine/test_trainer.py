@@ -1,0 +1,120 @@
+"""The training loop in one process: outputs, refusals, and exact resume (CPU, bit-identical)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+
+import imageio.v3 as iio
+import pytest
+import torch
+
+from l2r_cli.config import TrainConfig
+from l2r_cli.engine.distributed import DistInfo
+from l2r_cli.engine.trainer import Trainer
+from l2r_cli.errors import L2RError
+from tests.engine.toy import ToyDataset, ToyStage, model_state, run_config, toy_config
+
+
+def _fit(out: Path, cfg: TrainConfig, resume: bool = False, **stage_kw: object) -> Path:
+    stage = ToyStage(**stage_kw)  # type: ignore[arg-type]
+    trainer = Trainer(stage, ToyDataset(), cfg, out, run_config(cfg), DistInfo(), seed=0)
+    return trainer.fit(resume=resume)
+
+
+def _assert_same_run(a: Path, b: Path) -> None:
+    sa, sb = model_state(str(a)), model_state(str(b))
+    assert sa.keys() == sb.keys()
+    for k in sa:
+        assert torch.equal(sa[k], sb[k]), k
+    oa = torch.load(a, weights_only=True)["optimizers"]["body"]["state"]
+    ob = torch.load(b, weights_only=True)["optimizers"]["body"]["state"]
+    assert all(torch.equal(oa[i]["exp_avg_sq"], ob[i]["exp_avg_sq"]) for i in oa)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An uninterrupted 3-epoch run (15 steps): the weights every resumed run must match."""
+    out = tmp_path_factory.mktemp("ref")
+    _fit(out, toy_config())
+    return out
+
+
+def test_run_outputs(reference: Path) -> None:
+    ckpts = sorted(p.name for p in (reference / "checkpoints").iterdir())
+    # ckpt_every=2, keep_last=2 -> the two newest step files survive pruning.
+    assert ckpts == [
+        "epoch_001.pt",
+        "epoch_002.pt",
+        "epoch_003.pt",
+        "last.pt",
+        "step_00000012.pt",
+        "step_00000014.pt",
+    ]
+    last = torch.load(reference / "checkpoints" / "last.pt", weights_only=True)
+    assert (last["kind"], last["step"], last["epoch"], last["epoch_step"]) == ("toy", 15, 3, 0)
+    assert last["config"] == json.loads((reference / "config.json").read_text())
+    assert (reference / "config.toml").read_text().startswith("[model]")
+    lines = [json.loads(x) for x in (reference / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in lines] == [2, 4, 6, 8, 10, 12, 14, 15]
+    assert {"loss", "max_sample"} <= lines[0]["losses"].keys() and lines[0]["img_per_s"] > 0
+    panel = iio.imread(reference / "panels" / "epoch_003.png")
+    assert panel.shape == (16, 64, 3) and panel.dtype == "uint8"
+
+
+def test_existing_checkpoints_need_resume(reference: Path) -> None:
+    with pytest.raises(L2RError, match="already has checkpoints; pass --resume"):
+        _fit(reference, toy_config())
+
+
+def test_resume_with_a_changed_config_names_the_key(reference: Path) -> None:
+    with pytest.raises(L2RError, match="'train.batch_size' \\(saved 8, now 4\\)"):
+        _fit(reference, toy_config(batch_size=4), resume=True)
+
+
+def test_resume_without_checkpoint(tmp_path: Path) -> None:
+    with pytest.raises(L2RError, match="no checkpoint to resume"):
+        _fit(tmp_path, toy_config(), resume=True)
+
+
+@pytest.mark.parametrize("stop_at", [7, 10])  # mid-epoch, and exactly at an epoch end
+def test_interrupted_then_resumed_equals_uninterrupted(
+    tmp_path: Path, reference: Path, stop_at: int
+) -> None:
+    _fit(tmp_path, toy_config(max_steps=stop_at))
+    assert torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=True)["step"] == stop_at
+    # Resumed with panels off and other resumable keys changed: still the same bits.
+    last = _fit(tmp_path, toy_config(panels=False, log_every=3, ckpt_every=4), resume=True)
+    _assert_same_run(last, reference / "checkpoints" / "last.pt")
+    steps = [json.loads(x)["step"] for x in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert steps == sorted(set(steps))  # no repeated log lines after resuming
+
+
+def test_resume_with_loader_workers(tmp_path: Path, reference: Path) -> None:
+    _fit(tmp_path, toy_config(max_steps=3, num_workers=1))
+    last = _fit(tmp_path, toy_config(num_workers=1), resume=True)
+    _assert_same_run(last, reference / "checkpoints" / "last.pt")
+
+
+def test_sigint_checkpoints_at_the_step_end_then_resumes(tmp_path: Path, reference: Path) -> None:
+    def ctrl_c(stage: ToyStage, step: int) -> None:
+        if step == 6:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt):
+        _fit(tmp_path, toy_config(), hook=ctrl_c)
+    assert torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=True)["step"] == 6
+    last = _fit(tmp_path, toy_config(), resume=True)
+    _assert_same_run(last, reference / "checkpoints" / "last.pt")
+
+
+def test_wrong_kind_refused_on_resume(tmp_path: Path, reference: Path) -> None:
+    class OtherStage(ToyStage):
+        kind = "other"
+
+    cfg = toy_config()
+    t = Trainer(OtherStage(), ToyDataset(), cfg, reference, run_config(cfg), DistInfo(), seed=0)
+    with pytest.raises(L2RError, match="is a 'toy' checkpoint, this command needs 'other'"):
+        t.fit(resume=True)
