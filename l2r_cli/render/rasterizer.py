@@ -91,8 +91,7 @@ def _zbuffer_faces(tri: Tensor, h: int, w: int) -> Tensor:
     area = (x[..., 1] - x[..., 0]) * (y[..., 2] - y[..., 0]) - (x[..., 2] - x[..., 0]) * (
         y[..., 1] - y[..., 0]
     )
-    finite = torch.isfinite(tri).all(-1).all(-1)
-    valid = finite & (xmax >= xmin) & (ymax >= ymin) & (z.amin(-1) > 1e-6) & (area.abs() > 1e-12)
+    valid = (xmax >= xmin) & (ymax >= ymin) & (z.amin(-1) > 1e-6) & (area.abs() > 1e-12)
     ext = torch.maximum(xmax - xmin, ymax - ymin) + 1
     ext = torch.where(valid, ext, torch.zeros_like(ext)).long()
 
@@ -166,23 +165,31 @@ def rasterize(verts: Tensor, faces: Tensor, image_size: tuple[int, int]) -> Frag
     face_idx = _zbuffer_faces(tri.detach(), h, w)
 
     mask = face_idx >= 0
-    bb, yy, xx = mask.nonzero(as_tuple=True)
-    ff = face_idx[bb, yy, xx]
-    ptri = tri[bb, ff]  # (P, 3, 3), differentiable
-    px = xx.to(verts.dtype).unsqueeze(-1)
-    py = yy.to(verts.dtype).unsqueeze(-1)
-    w0, w1, w2, _ = _barycentric(ptri, px, py)
+    # Dense over pixels (almost all are covered in practice): gather each pixel's face
+    # (background pixels borrow face 0 and are zeroed below), then barycentrics and depth.
+    fidx = face_idx.clamp(min=0).view(b, h * w)
+    ptri = torch.gather(tri, 1, fidx.view(b, h * w, 1, 1).expand(-1, -1, 3, 3))  # (B, HW, 3, 3)
+    ys, xs = torch.meshgrid(
+        torch.arange(h, device=verts.device, dtype=verts.dtype),
+        torch.arange(w, device=verts.device, dtype=verts.dtype),
+        indexing="ij",
+    )
+    fg = mask.view(b, h * w)
+    # Background pixels evaluate a harmless unit triangle at an inside point, so no inf/NaN
+    # can appear in the values or gradients that torch.where then discards.
+    unit = torch.tensor([[0.0, 0.0, 1.0], [1.0, 0.0, 1.0], [0.0, 1.0, 1.0]], device=verts.device)
+    ptri = torch.where(fg.view(b, h * w, 1, 1), ptri, unit.to(verts.dtype))
+    px = torch.where(fg, xs.reshape(1, h * w), 0.25).unsqueeze(-1)
+    py = torch.where(fg, ys.reshape(1, h * w), 0.25).unsqueeze(-1)
+    w0, w1, w2, _ = _barycentric(ptri, px, py)  # (B, HW, 1) each
     zp = _interp_depth(ptri, w0, w1, w2).squeeze(-1)
-    bary_p = torch.cat([w0, w1, w2], dim=-1)  # (P, 3)
-
-    flat = (bb * h + yy) * w + xx
-    zbuf = torch.zeros(b * h * w, dtype=verts.dtype, device=verts.device).index_put((flat,), zp)
-    bary = torch.zeros(b * h * w, 3, dtype=verts.dtype, device=verts.device).index_put(
-        (flat,), bary_p
+    zbuf = torch.where(fg, zp, torch.zeros_like(zp))
+    bary = torch.where(
+        fg.unsqueeze(-1), torch.cat([w0, w1, w2], dim=-1), torch.zeros_like(ptri[..., 0])
     )
     return Fragments(
         face_idx=face_idx,
-        bary=bary.view(b, h, w, 3),
-        zbuf=zbuf.view(b, h, w),
+        bary=bary.reshape(b, h, w, 3),
+        zbuf=zbuf.reshape(b, h, w),
         mask=mask,
     )
