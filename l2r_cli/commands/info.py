@@ -44,10 +44,23 @@ def info(path: Path, as_json: bool) -> None:
         return
     t = Table(title=f"{path}", show_header=False)
     for k, v in d.items():
-        if isinstance(v, dict):
-            v = json.dumps(v, default=str, indent=1) if k != "config" else _flat(v)
+        if k == "splits" and isinstance(v, dict):
+            v = "\n".join(
+                f"{name}: {s['n']} samples ({_fields(s['fields'])})" for name, s in v.items()
+            )
+        elif isinstance(v, dict):
+            v = _flat(v)
         t.add_row(str(k), str(v))
     console.print(t)
+
+
+def _fields(fields: dict) -> str:
+    """'image uint8 64x64x3, name str' from a split's field specs."""
+    parts = []
+    for name, spec in fields.items():
+        shape = "x".join(str(x) for x in spec["shape"])
+        parts.append(f"{name} {spec['dtype']}" + (f" {shape}" if shape else ""))
+    return ", ".join(parts)
 
 
 def _flat(d: dict, prefix: str = "") -> str:
