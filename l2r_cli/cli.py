@@ -58,9 +58,10 @@ def cli(ctx: click.Context, device: str, seed: int, verbose: bool) -> None:
 def _register() -> None:
     # Imported here so that `l2r --help` stays cheap and a broken optional command
     # cannot take the whole CLI down at import time of this module.
-    from l2r_cli.commands import benchmark, info, synth, train
+    from l2r_cli.commands import benchmark, degrade, info, synth, train
 
     cli.add_command(synth.synth)
+    cli.add_command(degrade.degrade)
     cli.add_command(train.train_proxy)
     cli.add_command(info.info)
     cli.add_command(benchmark.benchmark)

@@ -400,6 +400,7 @@ class DatasetWriter:
         source: Mapping[str, Any] | None = None,
         overwrite: bool = False,
         compression: Literal["gzip", "lzf"] | None = None,
+        created: str | None = None,
     ) -> None:
         """Check arguments and prepare ``root`` (created if missing).
 
@@ -411,6 +412,8 @@ class DatasetWriter:
             overwrite: replace an existing l2r dataset at ``root``.
             compression: HDF5 filter for array fields. ``None`` (default) favours read speed
                 in data-loader workers; ``"lzf"`` is fast and h5py-only, ``"gzip"`` is portable.
+            created: the ``created`` timestamp to record (ISO 8601); default: now. A writer that
+                must reproduce its files byte for byte (``l2r degrade`` on resume) passes one.
         """
         if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size <= 0:
             raise ValueError(f"image_size must be a positive int, got {image_size!r}")
@@ -424,7 +427,7 @@ class DatasetWriter:
         except (TypeError, ValueError) as e:
             raise ValueError(f"source must be JSON-serialisable: {e}") from e
         self._compression = compression
-        self._created = datetime.now(UTC).isoformat(timespec="seconds")
+        self._created = created or datetime.now(UTC).isoformat(timespec="seconds")
         self._split_fields: dict[str, tuple[str, ...]] = {}
         self._writers: dict[str, _SplitWriter] = {}
         self._closed = False
