@@ -2,11 +2,13 @@
 
 One function, :func:`rasterize`, so another backend can be slotted in behind the same signature.
 
-How it works (all vectorised over batch and faces; the only Python loop is over a handful of
-bounding-box size buckets):
-1. Without gradients, every face's screen bounding box is enumerated in a window of size s x s,
-   where faces are grouped into buckets s = 1, 2, 4, ... by the size of their box, so a few large
-   triangles do not blow up the memory of the many one-pixel ones.
+How it works (all vectorised over batch and faces; the only Python loops are over a handful of
+power-of-two size buckets):
+1. Without gradients, every face's rows are enumerated (windows bucketed by the face's height),
+   each row's x-span is found from the edges, and the span's pixels are enumerated (windows
+   bucketed by span length). Work follows the covered area, not the bounding box, so slivers
+   and walls seen edge-on stay cheap, and a few large triangles do not blow up the memory of
+   the many one-pixel ones.
 2. Candidate (pixel, face) pairs inside the triangle get a perspective-correct depth; a
    ``scatter_reduce(amin)`` builds the z-buffer, and the nearest face per pixel wins (ties go to
    the larger face index, so the result is deterministic).
@@ -78,9 +80,51 @@ def _interp_depth(tri: Tensor, w0: Tensor, w1: Tensor, w2: Tensor) -> Tensor:
     return 1.0 / (w0 / z0 + w1 / z1 + w2 / z2)
 
 
+def _pow2_buckets(length: Tensor) -> list[tuple[int, int]]:
+    """(lo, hi] ranges 0-1, 1-2, 2-4, ... covering ``length.max()``."""
+    top = int(length.max().item()) if length.numel() else 0
+    out, lo, hi = [], 0, 1
+    while lo < top:
+        out.append((lo, hi))
+        lo, hi = hi, hi * 2
+    return out
+
+
+def _row_spans(tri: Tensor, py: Tensor) -> tuple[Tensor, Tensor]:
+    """Conservative x-range of triangles on rows y = py.
+
+    tri: (n, 3, 3); py: (n, K) row coordinates. Returns (xlo, xhi) (n, K) floats: where the
+    horizontal line meets the triangle's edges, widened by one pixel either side (the exact
+    barycentric test decides coverage afterwards). Rows that miss the triangle get xlo > xhi.
+    """
+    xs, ys = tri[..., 0], tri[..., 1]  # (n, 3)
+    lo = torch.full_like(py, float("inf"))
+    hi = torch.full_like(py, -float("inf"))
+    for a, b in ((0, 1), (1, 2), (2, 0)):
+        xa, ya = xs[:, a : a + 1], ys[:, a : a + 1]
+        xb, yb = xs[:, b : b + 1], ys[:, b : b + 1]
+        dy = yb - ya
+        flat = dy.abs() < 1e-9
+        t = ((py - ya) / torch.where(flat, torch.ones_like(dy), dy)).clamp(0, 1)
+        x = xa + t * (xb - xa)
+        # A row crosses the edge when it lies within the edge's y-range (with slack).
+        hit = (py >= torch.minimum(ya, yb) - 1.0) & (py <= torch.maximum(ya, yb) + 1.0)
+        xl = torch.where(flat, torch.minimum(xa, xb), x)
+        xr = torch.where(flat, torch.maximum(xa, xb), x)
+        lo = torch.where(hit, torch.minimum(lo, xl), lo)
+        hi = torch.where(hit, torch.maximum(hi, xr), hi)
+    return (lo - 1.0).ceil(), (hi + 1.0).floor()
+
+
 @torch.no_grad()
 def _zbuffer_faces(tri: Tensor, h: int, w: int) -> Tensor:
-    """Nearest face per pixel (B, H, W), -1 for background. tri: (B, F, 3, 3), no gradients."""
+    """Nearest face per pixel (B, H, W), -1 for background. tri: (B, F, 3, 3), no gradients.
+
+    Candidates are enumerated per row span, not per bounding box: first the (face, row) pairs
+    inside each face's box (windows bucketed by box height), then the pixels of each row's
+    conservative x-span (windows bucketed by span length). The cost follows the covered pixels,
+    so long slivers (walls seen edge-on, steep depth) cost as little as compact triangles.
+    """
     b, f = tri.shape[:2]
     dev = tri.device
     x, y, z = tri[..., 0], tri[..., 1], tri[..., 2]  # (B, F, 3)
@@ -92,48 +136,67 @@ def _zbuffer_faces(tri: Tensor, h: int, w: int) -> Tensor:
         y[..., 1] - y[..., 0]
     )
     valid = (xmax >= xmin) & (ymax >= ymin) & (z.amin(-1) > 1e-6) & (area.abs() > 1e-12)
-    ext = torch.maximum(xmax - xmin, ymax - ymin) + 1
-    ext = torch.where(valid, ext, torch.zeros_like(ext)).long()
+    bi, fi = valid.nonzero(as_tuple=True)
+    tri_v = tri[bi, fi]  # (n, 3, 3)
+    xmin_v, xmax_v, ymin_v, ymax_v = xmin[bi, fi], xmax[bi, fi], ymin[bi, fi], ymax[bi, fi]
+    rows = (ymax_v - ymin_v + 1).long()
 
+    # Stage 1: (face, row) pairs and each row's span [xl, xr] clipped to the face's box.
+    r_face, r_y, r_xl, r_len = [], [], [], []
+    for lo, hi in _pow2_buckets(rows):
+        (sel,) = ((rows > lo) & (rows <= hi)).nonzero(as_tuple=True)
+        if sel.numel() == 0:
+            continue
+        off = torch.arange(hi, device=dev, dtype=tri.dtype).view(1, -1)
+        step = max(1, _CHUNK // hi)
+        for s in range(0, sel.numel(), step):
+            cs = sel[s : s + step]
+            py = ymin_v[cs].unsqueeze(-1) + off  # (n, hi)
+            xl, xr = _row_spans(tri_v[cs], py)
+            xl = torch.maximum(xl, xmin_v[cs].unsqueeze(-1))
+            xr = torch.minimum(xr, xmax_v[cs].unsqueeze(-1))
+            keep = (py <= ymax_v[cs].unsqueeze(-1)) & (xr >= xl)
+            ci, ck = keep.nonzero(as_tuple=True)
+            r_face.append(cs[ci])
+            r_y.append(py[ci, ck])
+            r_xl.append(xl[ci, ck])
+            r_len.append((xr[ci, ck] - xl[ci, ck] + 1).long())
+    if not r_face:
+        return torch.full((b, h, w), -1, dtype=torch.long, device=dev)
+    row_face, row_y, row_xl, row_len = (torch.cat(t) for t in (r_face, r_y, r_xl, r_len))
+
+    # Stage 2: pixels of each span; exact barycentric inside test and perspective depth.
     flat_all: list[Tensor] = []
     z_all: list[Tensor] = []
     f_all: list[Tensor] = []
-    prev = 0
-    size = 1
-    max_ext = int(ext.max().item()) if valid.any() else 0
-    while prev < max_ext:
-        sel = (ext > prev) & (ext <= size)
-        bi, fi = sel.nonzero(as_tuple=True)
-        if bi.numel():
-            oy, ox = torch.meshgrid(
-                torch.arange(size, device=dev), torch.arange(size, device=dev), indexing="ij"
+    for lo, hi in _pow2_buckets(row_len):
+        (sel,) = ((row_len > lo) & (row_len <= hi)).nonzero(as_tuple=True)
+        if sel.numel() == 0:
+            continue
+        off = torch.arange(hi, device=dev, dtype=tri.dtype).view(1, -1)
+        step = max(1, _CHUNK // hi)
+        for s in range(0, sel.numel(), step):
+            cs = sel[s : s + step]
+            vf = row_face[cs]
+            ctri = tri_v[vf]  # (n, 3, 3)
+            px = row_xl[cs].unsqueeze(-1) + off  # (n, hi)
+            py = row_y[cs].unsqueeze(-1).expand_as(px)
+            w0, w1, w2, _ = _barycentric(ctri, px, py)
+            zp = _interp_depth(ctri, w0, w1, w2)
+            inside = (
+                (off < row_len[cs].unsqueeze(-1))
+                & (w0 >= -_EPS)
+                & (w1 >= -_EPS)
+                & (w2 >= -_EPS)
+                & (zp > 1e-6)
             )
-            ox, oy = ox.reshape(1, -1).to(tri.dtype), oy.reshape(1, -1).to(tri.dtype)
-            step = max(1, _CHUNK // (size * size))
-            for s in range(0, bi.numel(), step):
-                cb, cf = bi[s : s + step], fi[s : s + step]
-                ctri = tri[cb, cf]  # (n, 3, 3)
-                px = xmin[cb, cf].unsqueeze(-1) + ox  # (n, s*s)
-                py = ymin[cb, cf].unsqueeze(-1) + oy
-                w0, w1, w2, _ = _barycentric(ctri, px, py)
-                zp = _interp_depth(ctri, w0, w1, w2)
-                inside = (
-                    (px <= xmax[cb, cf].unsqueeze(-1))
-                    & (py <= ymax[cb, cf].unsqueeze(-1))
-                    & (w0 >= -_EPS)
-                    & (w1 >= -_EPS)
-                    & (w2 >= -_EPS)
-                    & (zp > 1e-6)
-                )
-                ci, ck = inside.nonzero(as_tuple=True)
-                if ci.numel() == 0:
-                    continue
-                pix = py[ci, ck].long() * w + px[ci, ck].long()
-                flat_all.append(cb[ci] * (h * w) + pix)
-                z_all.append(zp[ci, ck])
-                f_all.append(cf[ci])
-        prev = size
-        size *= 2
+            ci, ck = inside.nonzero(as_tuple=True)
+            if ci.numel() == 0:
+                continue
+            pix = py[ci, ck].long() * w + px[ci, ck].long()
+            flat_all.append(bi[vf[ci]] * (h * w) + pix)
+            z_all.append(zp[ci, ck])
+            f_all.append(fi[vf[ci]])
 
     face_idx = torch.full((b * h * w,), -1, dtype=torch.long, device=dev)
     if flat_all:
