@@ -33,9 +33,11 @@ import io
 import json
 import os
 import resource
+import select
 import shutil
 import signal
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -440,6 +442,7 @@ class _WorkerContext:
     ingest: IngestConfig
     degrade: DegradeConfig
     seed: int
+    main_pid: int = 0
     delay: float = 0.0
 
 
@@ -454,6 +457,25 @@ def _init_worker(ctx: _WorkerContext) -> None:
     _CTX = ctx
     # Ctrl-C goes to the whole process group: let the main process alone decide to stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with, args=(ctx.main_pid,), daemon=True).start()
+
+
+def _exit_with(pid: int) -> None:
+    """End this worker when the main process ``pid`` ends, however it ends (kill -9 too): the
+    pool's queues are held open by every worker, so an orphan would otherwise wait forever."""
+    try:
+        fd = os.pidfd_open(pid)  # Linux >= 5.3: readable once the process has exited
+        select.select([fd], [], [])
+    except (AttributeError, OSError):
+        while True:
+            time.sleep(1.0)
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            except PermissionError:
+                continue
+    os._exit(1)
 
 
 def process_source(src: Source, ctx: _WorkerContext) -> _Result:
@@ -834,6 +856,7 @@ def _run_locked(
         ingest=cfg.ingest_config(),
         degrade=dcfg,
         seed=cfg.seed,
+        main_pid=os.getpid(),
         delay=float(os.environ.get(_DELAY_ENV, "0") or 0),
     )
     cached = {i for i in range(len(shards)) if _part_path(work, i).is_file()}

@@ -481,6 +481,8 @@ def _open(path: str, max_pixels: int) -> Image.Image:
         except UnidentifiedImageError:
             raise SkipImage("not an image (format not recognised)") from None
         except Exception as e:  # noqa: BLE001 - Pillow raises many types on malformed headers
+            if "truncated" in str(e).lower():
+                raise SkipImage(f"truncated file ({_why(e)})") from None
             raise SkipImage(f"cannot read image header ({_why(e)})") from None
     w, h = im.size
     if w * h > max_pixels:
@@ -503,7 +505,7 @@ def _decode(im: Image.Image) -> None:
     try:
         im.load()  # an image opens on its first frame; animated files keep only that one
     except Exception as e:  # noqa: BLE001 - decoders raise OSError, ValueError, SyntaxError...
-        msg = str(e)
+        msg = str(e).lower()
         if "truncated" in msg or "broken data stream" in msg or isinstance(e, EOFError):
             raise SkipImage(f"truncated image data ({_why(e)})") from None
         raise SkipImage(f"corrupt image data ({_why(e)})") from None
