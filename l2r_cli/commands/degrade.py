@@ -8,15 +8,18 @@ from typing import Any
 import click
 
 from l2r_cli.console import info, progress
+from l2r_cli.errors import L2RError
 
 
 def _parse_split(ctx: click.Context, param: click.Parameter, value: str) -> tuple[float, ...]:
     try:
         parts = tuple(float(x) for x in value.split(","))
     except ValueError:
-        raise click.BadParameter("expected three numbers like 0.8,0.1,0.1") from None
+        parts = ()
     if len(parts) != 3 or any(p < 0 for p in parts) or sum(parts) <= 0:
-        raise click.BadParameter("expected three non-negative numbers like 0.8,0.1,0.1")
+        raise L2RError(
+            f"--split expects three non-negative numbers like 0.8,0.1,0.1, got {value!r}"
+        )
     return parts
 
 
@@ -24,9 +27,11 @@ def _parse_rgb(ctx: click.Context, param: click.Parameter, value: str) -> tuple[
     try:
         rgb = tuple(int(x) for x in value.split(","))
     except ValueError:
-        raise click.BadParameter("expected three integers like 255,255,255") from None
+        rgb = ()
     if len(rgb) != 3 or not all(0 <= c <= 255 for c in rgb):
-        raise click.BadParameter("expected three integers in 0..255 like 255,255,255")
+        raise L2RError(
+            f"--background expects three integers in 0..255 like 255,255,255, got {value!r}"
+        )
     return rgb  # type: ignore[return-value]
 
 
@@ -56,11 +61,11 @@ class _CropOption(click.Option):
 def _parse_crop(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, str | None]:
     mode, _, file = value.partition(":")
     if mode not in ("center", "none", "bbox"):
-        raise click.BadParameter(f"expected center, none or 'bbox FILE', got {value!r}")
+        raise L2RError(f"--crop expects center, none or 'bbox FILE', got {value!r}")
     if mode == "bbox" and not file:
-        raise click.BadParameter("bbox needs the box list: --crop bbox FILE")
+        raise L2RError("--crop bbox needs the box list: --crop bbox FILE")
     if mode != "bbox" and file:
-        raise click.BadParameter(f"{mode} takes no file")
+        raise L2RError(f"--crop {mode} takes no file")
     return mode, file or None
 
 

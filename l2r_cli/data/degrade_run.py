@@ -804,6 +804,8 @@ def _run_locked(
         _clear_outputs(out)
     elif complete:
         shutil.rmtree(work / "parts", ignore_errors=True)
+        if progress is not None:
+            progress.start(len(listing.sources), len(listing.sources))
         return _summary_from_manifest(out, t0)
 
     state_path = work / "state.json"
