@@ -74,22 +74,152 @@ def bfm(g, data, ckpts, baseline, split, input_field, batch_size, json_out) -> N
         info(f"wrote {json_out}")
 
 
+def _parse_workers(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:
+    from l2r_cli.errors import L2RError
+
+    try:
+        out = tuple(int(x) for x in value.split(","))
+    except ValueError:
+        out = ()
+    if not out or any(w < 0 for w in out):
+        raise L2RError(f"--degrade-workers expects worker counts like 0,1,2, got {value!r}")
+    return out
+
+
 @benchmark.command("speed")
+@click.option(
+    "--case",
+    type=click.Choice(["proxy", "degrade", "all"]),
+    default="proxy",
+    show_default=True,
+    help="proxy: train-proxy step parts; degrade: l2r degrade vs a plain loop.",
+)
 @click.option("--batch-size", default=16, show_default=True, type=click.IntRange(min=1))
 @click.option("--image-size", default=64, show_default=True, type=click.Choice(["32", "64", "128"]))
 @click.option("--nf", default=64, show_default=True, type=click.IntRange(min=4))
 @click.option("--repeats", default=10, show_default=True, type=click.IntRange(min=1))
 @click.option("--num-workers", default=2, show_default=True, type=click.IntRange(min=0))
 @click.option("--data", metavar="DIR", help="Read batches from this dataset (default: temp data).")
+@click.option(
+    "--images",
+    default=2000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="degrade case: number of synthetic photos.",
+)
+@click.option(
+    "--photo-size",
+    default=256,
+    show_default=True,
+    type=click.IntRange(min=32),
+    metavar="PX",
+    help="degrade case: size of the synthetic photos (GT 256, degraded 32, 4 variants).",
+)
+@click.option(
+    "--photo-format",
+    type=click.Choice(["png", "jpg"]),
+    default="png",
+    show_default=True,
+    help="degrade case: file format of the synthetic photos.",
+)
+@click.option(
+    "--degrade-workers",
+    default="0,1,2",
+    show_default=True,
+    callback=_parse_workers,
+    metavar="N,N,...",
+    help="degrade case: worker counts to time (0 = in-process).",
+)
 @click.option("--json", "json_out", metavar="FILE", help="Also write the results as JSON.")
 @click.pass_obj
-def speed(g, batch_size, image_size, nf, repeats, num_workers, data, json_out) -> None:
-    """Per-step time of the proxy's nets vs renderer vs losses vs data loading, and img/s.
+def speed(
+    g,
+    case,
+    batch_size,
+    image_size,
+    nf,
+    repeats,
+    num_workers,
+    data,
+    images,
+    photo_size,
+    photo_format,
+    degrade_workers,
+    json_out,
+) -> None:
+    """Per-step time of the proxy's nets vs renderer vs losses vs data loading, and img/s;
+    with --case degrade, images/s and peak memory of `l2r degrade` (0, 1, 2 workers) against a
+    plain single-process Pillow/NumPy loop doing the same operations.
 
     \b
     Example:
       l2r benchmark speed --batch-size 16 --image-size 64
+      l2r benchmark speed --case degrade --images 2000 --json degrade_speed.json
     """
+    payload: dict = {}
+    if case in ("degrade", "all"):
+        payload["degrade"] = _degrade_speed(images, photo_size, photo_format, degrade_workers)
+    if case in ("proxy", "all"):
+        payload.update(_proxy_speed(g, batch_size, image_size, nf, repeats, num_workers, data))
+    if json_out:
+        Path(json_out).write_text(json.dumps(payload, indent=2))
+        info(f"wrote {json_out}")
+
+
+def _degrade_speed(images: int, size: int, fmt: str, workers: tuple[int, ...]) -> dict:
+    """Run and print the degrade case; returns its JSON payload."""
+    import os
+
+    from l2r_cli.benchmark.degrade_speed import run_degrade_speed
+
+    with console.status(f"degrade case: {images} synthetic {size}px {fmt} photos..."):
+        timings, same = run_degrade_speed(
+            images=images,
+            size=size,
+            workers=workers,
+            fmt=fmt,
+            on_case=lambda t: info(f"  {t.name}: {t.images_per_second:.1f} images/s"),
+        )
+    base = timings[0].images_per_second
+    t = Table(title=f"l2r degrade vs a plain loop: {images} photos {size}px {fmt} -> GT 256, 4x32")
+    for col in ("case", "images/s", "× plain", "seconds", "peak MB main (start)", "peak MB worker"):
+        t.add_column(col)
+    for r in timings:
+        t.add_row(
+            r.name,
+            f"{r.images_per_second:.1f}",
+            f"{r.images_per_second / base:.2f}",
+            f"{r.seconds:.1f}",
+            f"{r.rss_peak_mb:.0f} ({r.rss_start_mb:.0f})",
+            f"{r.worker_rss_peak_mb:.0f}" if r.workers else "-",
+        )
+    console.print(t)
+    info(f"outputs identical to the plain loop's: {'yes' if same else 'NO'}; {os.cpu_count()} CPUs")
+    return {
+        "images": images,
+        "photo_size": size,
+        "photo_format": fmt,
+        "cpus": os.cpu_count(),
+        "outputs_identical": same,
+        "timings": [
+            {
+                "name": r.name,
+                "workers": r.workers,
+                "seconds": r.seconds,
+                "img_per_s": r.images_per_second,
+                "x_plain": r.images_per_second / base,
+                "rss_start_mb": r.rss_start_mb,
+                "rss_peak_mb": r.rss_peak_mb,
+                "worker_rss_peak_mb": r.worker_rss_peak_mb,
+            }
+            for r in timings
+        ],
+    }
+
+
+def _proxy_speed(g, batch_size, image_size, nf, repeats, num_workers, data) -> dict:
+    """Run and print the proxy case (the default); returns its JSON payload."""
     from l2r_cli.benchmark.speed import run_speed
     from l2r_cli.device import resolve_device
 
@@ -116,17 +246,13 @@ def speed(g, batch_size, image_size, nf, repeats, num_workers, data, json_out) -
             f"{r.seconds / base:.3f}",
         )
     console.print(t)
-    if json_out:
-        payload = {
-            "device": str(device),
-            "batch_size": batch_size,
-            "image_size": int(image_size),
-            "nf": nf,
-            "torch_threads": __import__("torch").get_num_threads(),
-            "timings": [
-                {"name": r.name, "seconds": r.seconds, "img_per_s": r.images_per_second}
-                for r in res
-            ],
-        }
-        Path(json_out).write_text(json.dumps(payload, indent=2))
-        info(f"wrote {json_out}")
+    return {
+        "device": str(device),
+        "batch_size": batch_size,
+        "image_size": int(image_size),
+        "nf": nf,
+        "torch_threads": __import__("torch").get_num_threads(),
+        "timings": [
+            {"name": r.name, "seconds": r.seconds, "img_per_s": r.images_per_second} for r in res
+        ],
+    }

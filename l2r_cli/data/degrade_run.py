@@ -506,7 +506,7 @@ def _process_with(ctx: _WorkerContext, sources: list[Source]) -> tuple[list[_Res
     if ctx.delay:
         time.sleep(ctx.delay)
     results = [process_source(s, ctx) for s in sources]
-    return results, _peak_rss_mb()
+    return results, peak_rss_mb()
 
 
 def _process_batch(sources: list[Source]) -> tuple[list[_Result], float]:
@@ -539,9 +539,14 @@ class _PoolExecutor:
         import multiprocessing as mp
 
         method = "forkserver" if sys.platform.startswith("linux") else "spawn"
+        context = mp.get_context(method)
+        if method == "forkserver":
+            # The server imports this module (numpy, scipy, Pillow) once; workers fork from it
+            # ready to go. The default preload, __main__, would be the l2r script: torch.
+            context.set_forkserver_preload([__name__])
         self.pool = ProcessPoolExecutor(
             max_workers=workers,
-            mp_context=mp.get_context(method),
+            mp_context=context,
             initializer=_init_worker,
             initargs=(ctx,),
         )
@@ -681,9 +686,21 @@ def _tsv_field(text: str) -> str:
 # -- the run ---------------------------------------------------------------------------------
 
 
-def _peak_rss_mb() -> float:
-    """Peak resident set of this process in MB (workers report theirs with every task: a
-    child's RUSAGE_CHILDREN figure would include its parent's size at fork time)."""
+def peak_rss_mb() -> float:
+    """Peak resident set of this process in MB.
+
+    Linux: VmHWM of /proc/self/status, the high-water mark of this program's own memory.
+    ``ru_maxrss`` is not used there: it survives exec, so a process started by a large one
+    (the forkserver, or a benchmark's subprocess) would report its parent's size. Workers
+    report theirs with every task, since RUSAGE_CHILDREN has the same flaw.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0  # kB
+    except (OSError, ValueError, IndexError):
+        pass
     unit = 1.0 if sys.platform == "darwin" else 1024.0  # ru_maxrss: bytes on macOS, else KiB
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * unit / 2**20
 
@@ -700,7 +717,7 @@ def _split_plan(listing: Listing, cfg: DegradeRunConfig) -> tuple[list[str], lis
 def _summary_from_manifest(out: Path, t0: float) -> DegradeSummary:
     m = json.loads((out / MANIFEST_NAME).read_text(encoding="utf-8"))
     counts = m.get("counts", {})
-    main = _peak_rss_mb()
+    main = peak_rss_mb()
     return DegradeSummary(
         out=out,
         written=counts.get("written", 0),
@@ -745,6 +762,12 @@ def run_degrade(cfg: DegradeRunConfig, progress: DegradeProgress | None = None) 
     lock = _Lock(out / WORK_DIR)
     try:
         return _run_locked(cfg, src, out, progress, t0)
+    except OSError as e:  # a full disk, a read-only or vanished OUT: what is done is kept
+        where = f": {e.filename}" if e.filename else ""
+        raise L2RError(
+            f"cannot write the output ({e.strerror or e}){where}; fix that and rerun the same "
+            f"command to resume"
+        ) from None
     finally:
         lock.release()
         if (out / MANIFEST_NAME).is_file():  # complete: the work directory only holds the lock
@@ -931,6 +954,7 @@ def _run_locked(
                     else:
                         results = compute(i)
                     part = _make_part(results, cfg, has_depth)
+                    del results  # the part holds the arrays now: keep one copy in memory
                     _save_part(_part_path(work, i), names, part)
                 _append(writer, part, [sources[j] for j in shard], [split_of[j] for j in shard])
                 for j, ok, reason in zip(shard, part.ok, part.reasons, strict=True):
@@ -986,7 +1010,7 @@ def _run_locked(
         total_shards=len(shards),
         seconds=seconds,
         images_per_second=len(sources) / seconds if seconds > 0 else 0.0,
-        peak_rss_main_mb=_peak_rss_mb(),
+        peak_rss_main_mb=peak_rss_mb(),
         peak_rss_workers_mb=worker_rss[0],
     )
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import os
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +55,20 @@ def _animated(fmt: str) -> bytes:
     return buf.getvalue()
 
 
+def _png16(a: np.ndarray) -> bytes:
+    """A 16-bit RGB PNG (Pillow cannot write one): uint16 (H, W, 3)."""
+    h, w, _ = a.shape
+    raw = b"".join(b"\x00" + a[y].astype(">u2").tobytes() for y in range(h))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    ihdr = struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0)
+    body = chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + body
+
+
 # name -> expected: None (written) or a substring of its skip reason
 HOSTILE: dict[str, str | None] = {
     "plain.png": None,
@@ -60,6 +76,7 @@ HOSTILE: dict[str, str | None] = {
     "gray.png": None,
     "rgba.png": None,
     "deep16.png": None,
+    "rgb16.png": None,
     "palette.gif": None,
     "cmyk.jpg": None,
     "animated.gif": None,
@@ -96,6 +113,7 @@ def make_hostile_folder(root: Path) -> dict[str, str | None]:
     rgba[:, 20:, 3] = 255  # left half transparent: shows the background
     Image.fromarray(rgba, "RGBA").save(root / "rgba.png")
     Image.fromarray(np.full((40, 40), 40000, np.uint16)).save(root / "deep16.png")
+    (root / "rgb16.png").write_bytes(_png16(np.full((40, 40, 3), (40000, 200, 65535), np.uint16)))
     Image.new("RGB", (40, 40), GREEN).convert("P").save(root / "palette.gif")
     Image.new("CMYK", (40, 40), (0, 255, 255, 0)).save(root / "cmyk.jpg", quality=95)
     (root / "animated.gif").write_bytes(_animated("GIF"))
@@ -162,6 +180,8 @@ def test_modes_become_8bit_rgb(hostile):
     black = _load(hostile, "rgba.png", IngestConfig(gt_size=32, min_size=16, background=(0, 0, 0)))
     np.testing.assert_array_equal(black[16, 2], (0, 0, 0))
     np.testing.assert_array_equal(_load(hostile, "deep16.png"), round(40000 / 257))
+    # 16-bit colour: Pillow keeps the high byte of each sample
+    np.testing.assert_array_equal(_load(hostile, "rgb16.png")[0, 0], (40000 >> 8, 0, 255))
     np.testing.assert_array_equal(
         _load(hostile, "palette.gif"), np.broadcast_to(GREEN, (32, 32, 3))
     )

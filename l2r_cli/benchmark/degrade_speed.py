@@ -1,0 +1,222 @@
+"""`l2r benchmark speed --case degrade`: images/s of ``l2r degrade`` against a plain
+single-process Pillow/NumPy loop doing the same operations, in one run.
+
+The same synthetic photos (PNG or JPEG, S x S) go through:
+
+- ``plain``: the loop a user would write: sorted file list; for each file ``Image.open``,
+  ``ImageOps.exif_transpose``, ``convert("RGB")``, centre crop, Lanczos resize to the GT size,
+  :func:`l2r_cli.data.degrade.degrade` with the same per-file generators, and a write into a
+  pre-sized HDF5 file. One process, no skipping logic, no crash safety.
+- ``degrade`` with 0 (in-process), 1 and 2 workers: :func:`run_degrade`, i.e. everything
+  ``l2r degrade`` does (scan, parts on disk for resume, split files, skipped.tsv, preview,
+  manifest).
+
+Each case runs in a fresh Python process, so its peak memory is its own; the time is measured
+inside it, from the call to the files being on disk (interpreter start-up and imports
+excluded for every case alike). The plain loop's GT and degraded images are compared with the
+pipeline's, so both really do the same operations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+def _rss_mb() -> float:
+    from l2r_cli.data.degrade_run import peak_rss_mb
+
+    return peak_rss_mb()
+
+
+def make_images(folder: Path, n: int, size: int, fmt: str = "png", seed: int = 0) -> Path:
+    """n synthetic size x size photos: smooth colour fields plus grain (compress like photos,
+    unlike white noise). Deterministic in (n, size, fmt, seed)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        low = Image.fromarray(rng.integers(0, 256, (6, 6, 3), dtype=np.uint8))
+        smooth = np.asarray(low.resize((size, size), Image.Resampling.BICUBIC), np.float32)
+        img = np.clip(smooth + rng.normal(0, 6, smooth.shape), 0, 255).astype(np.uint8)
+        path = folder / f"{i:06d}.{fmt}"
+        if fmt == "png":
+            Image.fromarray(img).save(path, compress_level=6)
+        else:
+            Image.fromarray(img).save(path, quality=95)
+    return folder
+
+
+def plain_loop(src: Path, out_file: Path, gt_size: int, lq_size: int, variants: int, seed: int):
+    """The baseline: see the module docstring. Returns the number of images written."""
+    import h5py
+    from PIL import ImageOps
+
+    from l2r_cli.data.degrade import PARAM_NAMES, DegradeConfig, degrade, variant_rngs
+
+    cfg = DegradeConfig(gt_size=gt_size, lq_size=lq_size, variants=variants)
+    files = sorted(p for p in src.iterdir() if p.suffix.lower() in (".png", ".jpg"))
+    n = len(files)
+    with h5py.File(out_file, "w") as f:
+        images = f.create_dataset("image", (n, gt_size, gt_size, 3), "uint8")
+        lqs = f.create_dataset("lq", (n, variants, lq_size, lq_size, 3), "uint8")
+        params = f.create_dataset("lq_params", (n, variants, len(PARAM_NAMES)), "float32")
+        names = f.create_dataset("name", (n,), h5py.string_dtype())
+        for i, path in enumerate(files):
+            with Image.open(path) as im:
+                im = ImageOps.exif_transpose(im).convert("RGB")
+            w, h = im.size
+            side = min(w, h)
+            box = ((w - side) / 2, (h - side) / 2, (w + side) / 2, (h + side) / 2)
+            gt = np.asarray(im.resize((gt_size, gt_size), Image.Resampling.LANCZOS, box=box))
+            lq, p = degrade(gt, cfg, variant_rngs(seed, path.name.encode(), variants))
+            images[i], lqs[i], params[i], names[i] = gt, lq, p, path.name
+    return n
+
+
+def _case_main(argv: list[str]) -> None:
+    """``python -m l2r_cli.benchmark.degrade_speed CASE ...``: run one case, print JSON."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("case", choices=["plain", "degrade"])
+    ap.add_argument("src")
+    ap.add_argument("out")
+    ap.add_argument("--gt-size", type=int, default=256)
+    ap.add_argument("--lq-size", type=int, default=32)
+    ap.add_argument("--variants", type=int, default=4)
+    ap.add_argument("--workers", type=int, default=1)
+    a = ap.parse_args(argv)
+    # Imports happen before the clock starts, in both cases (the l2r command has them loaded
+    # before its work starts too: its group imports torch, as does the dataset writer).
+    import h5py  # noqa: F401
+    from PIL import ImageOps  # noqa: F401
+
+    import l2r_cli.data.dataset  # noqa: F401
+    import l2r_cli.data.degrade  # noqa: F401
+    from l2r_cli.data.degrade_run import DegradeRunConfig, run_degrade
+
+    rss_start = _rss_mb()
+    t = time.perf_counter()
+    if a.case == "plain":
+        n = plain_loop(Path(a.src), Path(a.out), a.gt_size, a.lq_size, a.variants, 0)
+        worker_rss = 0.0
+    else:
+        cfg = DegradeRunConfig(
+            src=a.src,
+            out=a.out,
+            gt_size=a.gt_size,
+            lq_size=a.lq_size,
+            variants=a.variants,
+            workers=a.workers,
+        )
+        s = run_degrade(cfg)
+        n, worker_rss = s.written, s.peak_rss_workers_mb
+    seconds = time.perf_counter() - t
+    print(
+        json.dumps(
+            {
+                "images": n,
+                "seconds": seconds,
+                "rss_start_mb": rss_start,
+                "rss_peak_mb": _rss_mb(),
+                "worker_rss_peak_mb": worker_rss,
+            }
+        )
+    )
+
+
+@dataclass(frozen=True)
+class DegradeTiming:
+    """One case: images written, wall seconds, images/s, and peak resident memory (MB) of
+    its main process (and at its start, after imports) and of its largest worker."""
+
+    name: str
+    workers: int | None
+    images: int
+    seconds: float
+    rss_start_mb: float
+    rss_peak_mb: float
+    worker_rss_peak_mb: float
+
+    @property
+    def images_per_second(self) -> float:
+        return self.images / self.seconds
+
+
+def _run_case(case: str, src: Path, out: Path, workers: int, sizes: dict[str, int]) -> dict:
+    cmd = [sys.executable, "-m", "l2r_cli.benchmark.degrade_speed", case, str(src), str(out)]
+    for k, v in sizes.items():
+        cmd += [f"--{k.replace('_', '-')}", str(v)]
+    cmd += ["--workers", str(workers)]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise RuntimeError(f"benchmark case {case} failed: {res.stderr.strip()[-500:]}")
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def compare_outputs(plain_file: Path, out: Path) -> bool:
+    """True if every sample of the pipeline's split files equals the plain loop's (by name)."""
+    import h5py
+
+    with h5py.File(plain_file, "r") as f:
+        names = [n.decode() for n in f["name"][()]]
+        index = {n: i for i, n in enumerate(names)}
+        gt, lq = f["image"], f["lq"]
+        seen = 0
+        for split in sorted(out.glob("*.h5")):
+            with h5py.File(split, "r") as g:
+                for j, name in enumerate(g["name"][()]):
+                    i = index[name.decode()]
+                    if not (
+                        np.array_equal(g["image"][j], gt[i]) and np.array_equal(g["lq"][j], lq[i])
+                    ):
+                        return False
+                    seen += 1
+    return seen == len(names)
+
+
+def run_degrade_speed(
+    images: int = 2000,
+    size: int = 256,
+    gt_size: int = 256,
+    lq_size: int = 32,
+    variants: int = 4,
+    workers: tuple[int, ...] = (0, 1, 2),
+    fmt: str = "png",
+    workdir: Path | None = None,
+    on_case=None,
+) -> tuple[list[DegradeTiming], bool]:
+    """Make the photos, run the plain loop and ``l2r degrade`` with each worker count, in this
+    order; returns the timings (plain first) and whether the outputs are identical."""
+    with tempfile.TemporaryDirectory(dir=workdir, prefix="l2r-degrade-speed-") as tmp:
+        root = Path(tmp)
+        src = make_images(root / "photos", images, size, fmt)
+        sizes = {"gt_size": gt_size, "lq_size": lq_size, "variants": variants}
+        out: list[DegradeTiming] = []
+        plain_file = root / "plain.h5"
+        r = _run_case("plain", src, plain_file, 0, sizes)
+        out.append(DegradeTiming("plain loop", None, **r))
+        if on_case:
+            on_case(out[-1])
+        same = True
+        for w in workers:
+            dest = root / f"degrade-w{w}"
+            r = _run_case("degrade", src, dest, w, sizes)
+            out.append(DegradeTiming(f"l2r degrade --workers {w}", w, **r))
+            if on_case:
+                on_case(out[-1])
+            same = same and compare_outputs(plain_file, dest)
+            for p in dest.iterdir():  # free the disk as we go
+                p.unlink()
+        return out, same
+
+
+if __name__ == "__main__":
+    _case_main(sys.argv[1:])
