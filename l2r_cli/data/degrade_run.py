@@ -171,8 +171,8 @@ class DegradeSummary:
 
 
 class DegradeProgress(Protocol):
-    """Receives progress: ``start(total, done)`` once, ``advance(n, written, skipped)`` per
-    shard (n files more are done; written/skipped are running totals)."""
+    """Receives progress: ``start(total, done)`` once, then ``advance(n, written, skipped)``
+    as results arrive (n files more are done; written/skipped are running totals)."""
 
     def start(self, total: int, done: int) -> None: ...
 
@@ -915,10 +915,18 @@ def _run_locked(
             window.append((nxt[0], executor.submit(nxt[1])))
 
     worker_rss = [0.0]
+    shown = {"written": 0, "skipped": len(skipped)}  # running totals for the progress bar
+
+    def report(n: int, ok: int) -> None:
+        shown["written"] += ok
+        shown["skipped"] += n - ok
+        if progress is not None:
+            progress.advance(n, shown["written"], shown["skipped"])
 
     def take(fut: Future) -> list[_Result]:
         results, rss = fut.result()
         worker_rss[0] = max(worker_rss[0], rss)
+        report(len(results), sum(r[0] == "ok" for r in results))
         return results
 
     def compute(i: int) -> list[_Result]:
@@ -943,7 +951,9 @@ def _run_locked(
                 part = None
                 if i in cached:
                     part = _load_part(_part_path(work, i), names, cfg, has_depth)
-                    reused += part is not None
+                    if part is not None:
+                        reused += 1
+                        report(len(shard), int(part.ok.sum()))
                 if part is None:
                     if i in cached:  # damaged part file: compute it now, outside the window
                         futs = [
@@ -963,8 +973,6 @@ def _run_locked(
                     else:
                         skipped.append((sources[j].key, sources[j].name, str(reason)))
                 upscaled += int(part.upscaled.sum())
-                if progress is not None:
-                    progress.advance(len(shard), sum(written.values()), len(skipped))
         finished = True
     except BrokenProcessPool:
         raise L2RError(

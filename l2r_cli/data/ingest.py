@@ -543,7 +543,10 @@ def load_source(src: Source, cfg: IngestConfig) -> Loaded:
     sx, sy = rgb.shape[1] / dw, rgb.shape[0] / dh  # < 1 after a JPEG draft
     region_now = (region[0] * sx, region[1] * sy, region[2] * sx, region[3] * sy)
     resample = GT_FILTERS[cfg.gt_filter]
-    gt = np.asarray(_crop_resize(Image.fromarray(rgb), region_now, cfg.gt_size, resample))
+    if region_now == (0, 0, cfg.gt_size, cfg.gt_size) and rgb.shape[:2] == (cfg.gt_size,) * 2:
+        gt = rgb  # already the GT: no resize, no copy
+    else:
+        gt = np.asarray(_crop_resize(Image.fromarray(rgb), region_now, cfg.gt_size, resample))
     depth = None
     if src.depth_path is not None:
         depth = _load_depth(src.depth_path, (w, h), region, cfg.gt_size)

@@ -146,3 +146,16 @@ def test_proxy_trains_and_is_evaluated_on_degraded_inputs(l2r, tmp_path):
         assert r.code == 0, r.err
         res = json.loads(js.read_text())
         assert res["input"] == input_field and [x["n"] for x in res["results"]] == [4, 4]
+
+
+def test_benchmark_speed_degrade_case(l2r, tmp_path):
+    js = tmp_path / "speed.json"
+    r = l2r("benchmark", "speed", "--case", "degrade", "--images", "6", "--photo-size", "64",
+            "--degrade-workers", "0,2", "--json", js)  # fmt: skip
+    assert r.code == 0, r.err
+    res = json.loads(js.read_text())["degrade"]
+    assert res["outputs_identical"] is True
+    names = [t["name"] for t in res["timings"]]
+    assert names == ["plain loop", "l2r degrade --workers 0", "l2r degrade --workers 2"]
+    assert all(t["img_per_s"] > 0 and t["rss_peak_mb"] > 0 for t in res["timings"])
+    assert res["timings"][2]["worker_rss_peak_mb"] > 0
