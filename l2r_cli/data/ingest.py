@@ -480,6 +480,12 @@ def _open(path: str, max_pixels: int) -> Image.Image:
             raise SkipImage("too large: over Pillow's decompression-bomb limit") from None
         except UnidentifiedImageError:
             raise SkipImage("not an image (format not recognised)") from None
+        except OSError as e:
+            if e.errno is None and "truncated" in str(e).lower():
+                raise SkipImage(f"truncated file ({_why(e)})") from None
+            if e.errno is None:  # Pillow's own OSErrors carry no errno
+                raise SkipImage(f"cannot read image header ({_why(e)})") from None
+            raise SkipImage(f"cannot read ({e.strerror or e})") from None
         except Exception as e:  # noqa: BLE001 - Pillow raises many types on malformed headers
             if "truncated" in str(e).lower():
                 raise SkipImage(f"truncated file ({_why(e)})") from None

@@ -135,7 +135,12 @@ def make_hostile_folder(root: Path) -> dict[str, str | None]:
     os.symlink("nowhere.png", root / "broken.png")
     os.symlink("..", root / "a" / "loop")
     (root / "readme.txt").write_text("ignored: not an image suffix\n")
-    return dict(HOSTILE)
+    expected = dict(HOSTILE)
+    if os.geteuid() != 0:  # root reads anything: an unreadable file needs a normal user
+        _halves(40, 40).save(root / "locked.png")
+        os.chmod(root / "locked.png", 0)
+        expected["locked.png"] = "Permission denied"
+    return expected
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +166,7 @@ def test_scan_finds_candidates_sorted_and_reports_links(hostile):
     assert "broken" in skips["broken.png"]
     assert "already scanned" in skips["a/loop/"]
     # every hostile case is either a source or a scan-time skip
-    assert set(names) | set(skips) == set(HOSTILE)
+    assert set(names) | set(skips) == set(HOSTILE) | ({"locked.png"} & set(names))
 
 
 def test_exif_orientation_is_applied(hostile):
@@ -292,3 +297,13 @@ def test_synface_layout_carries_depth(tmp_path):
     from l2r_cli.data.synth import decode_depth as synth_decode
 
     np.testing.assert_allclose(decode_depth(code), synth_decode(code), atol=1e-6)
+
+
+def test_unreadable_file_reason(hostile, monkeypatch):
+    # (the hostile folder has a chmod-000 file only when the tests do not run as root)
+    def denied(path, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr("l2r_cli.data.ingest.Image.open", denied)
+    with pytest.raises(SkipImage, match=r"cannot read \(Permission denied\)"):
+        _load(hostile, "plain.png")
