@@ -5,8 +5,13 @@ The same synthetic photos (PNG or JPEG, S x S) go through:
 
 - ``plain``: the loop a user would write: sorted file list; for each file ``Image.open``,
   ``ImageOps.exif_transpose``, ``convert("RGB")``, centre crop, Lanczos resize to the GT size,
-  :func:`l2r_cli.data.degrade.degrade` with the same per-file generators, and a write into a
-  pre-sized HDF5 file. One process, no skipping logic, no crash safety.
+  then for each variant :func:`l2r_cli.data.degrade.degrade_one` with the same per-file
+  generators, and a write into a pre-sized HDF5 file. One process, no skipping logic, no crash
+  safety. It is the reference of the ``x plain`` column.
+- ``plain, shared FFT``: the same loop calling :func:`~l2r_cli.data.degrade.degrade` once per
+  image, which computes the image's FFT once for its K variants instead of K times, as
+  ``l2r degrade`` does. Shown so that the pipeline's own gain (parallelism, overlapped writes)
+  can be told apart from this one.
 - ``degrade`` with 0 (in-process), 1 and 2 workers: :func:`run_degrade`, i.e. everything
   ``l2r degrade`` does (scan, parts on disk for resume, split files, skipped.tsv, preview,
   manifest).
@@ -55,12 +60,20 @@ def make_images(folder: Path, n: int, size: int, fmt: str = "png", seed: int = 0
     return folder
 
 
-def plain_loop(src: Path, out_file: Path, gt_size: int, lq_size: int, variants: int, seed: int):
+def plain_loop(
+    src: Path,
+    out_file: Path,
+    gt_size: int,
+    lq_size: int,
+    variants: int,
+    seed: int,
+    shared_fft: bool = False,
+) -> int:
     """The baseline: see the module docstring. Returns the number of images written."""
     import h5py
     from PIL import ImageOps
 
-    from l2r_cli.data.degrade import PARAM_NAMES, DegradeConfig, degrade, variant_rngs
+    from l2r_cli.data.degrade import PARAM_NAMES, DegradeConfig, degrade, degrade_one, variant_rngs
 
     cfg = DegradeConfig(gt_size=gt_size, lq_size=lq_size, variants=variants)
     files = sorted(p for p in src.iterdir() if p.suffix.lower() in (".png", ".jpg"))
@@ -77,7 +90,12 @@ def plain_loop(src: Path, out_file: Path, gt_size: int, lq_size: int, variants: 
             side = min(w, h)
             box = ((w - side) / 2, (h - side) / 2, (w + side) / 2, (h + side) / 2)
             gt = np.asarray(im.resize((gt_size, gt_size), Image.Resampling.LANCZOS, box=box))
-            lq, p = degrade(gt, cfg, variant_rngs(seed, path.name.encode(), variants))
+            rngs = variant_rngs(seed, path.name.encode(), variants)
+            if shared_fft:
+                lq, p = degrade(gt, cfg, rngs)
+            else:
+                one = [degrade_one(gt, cfg, rng) for rng in rngs]
+                lq, p = np.stack([o[0] for o in one]), np.stack([o[1] for o in one])
             images[i], lqs[i], params[i], names[i] = gt, lq, p, path.name
     return n
 
@@ -85,7 +103,7 @@ def plain_loop(src: Path, out_file: Path, gt_size: int, lq_size: int, variants: 
 def _case_main(argv: list[str]) -> None:
     """``python -m l2r_cli.benchmark.degrade_speed CASE ...``: run one case, print JSON."""
     ap = argparse.ArgumentParser()
-    ap.add_argument("case", choices=["plain", "degrade"])
+    ap.add_argument("case", choices=["plain", "plain-shared", "degrade"])
     ap.add_argument("src")
     ap.add_argument("out")
     ap.add_argument("--gt-size", type=int, default=256)
@@ -104,8 +122,9 @@ def _case_main(argv: list[str]) -> None:
 
     rss_start = _rss_mb()
     t = time.perf_counter()
-    if a.case == "plain":
-        n = plain_loop(Path(a.src), Path(a.out), a.gt_size, a.lq_size, a.variants, 0)
+    if a.case.startswith("plain"):
+        shared = a.case == "plain-shared"
+        n = plain_loop(Path(a.src), Path(a.out), a.gt_size, a.lq_size, a.variants, 0, shared)
         worker_rss = 0.0
     else:
         cfg = DegradeRunConfig(
@@ -161,6 +180,14 @@ def _run_case(case: str, src: Path, out: Path, workers: int, sizes: dict[str, in
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
+def compare_files(a: Path, b: Path) -> bool:
+    """True if two plain-loop files hold the same images, variants and parameters."""
+    import h5py
+
+    with h5py.File(a, "r") as f, h5py.File(b, "r") as g:
+        return all(np.array_equal(f[k][()], g[k][()]) for k in ("image", "lq", "lq_params"))
+
+
 def compare_outputs(plain_file: Path, out: Path) -> bool:
     """True if every sample of the pipeline's split files equals the plain loop's (by name)."""
     import h5py
@@ -205,7 +232,12 @@ def run_degrade_speed(
         out.append(DegradeTiming("plain loop", None, **r))
         if on_case:
             on_case(out[-1])
-        same = True
+        shared_file = root / "plain-shared.h5"
+        r = _run_case("plain-shared", src, shared_file, 0, sizes)
+        out.append(DegradeTiming("plain loop, shared FFT", None, **r))
+        if on_case:
+            on_case(out[-1])
+        same = compare_files(plain_file, shared_file)
         for w in workers:
             dest = root / f"degrade-w{w}"
             r = _run_case("degrade", src, dest, w, sizes)

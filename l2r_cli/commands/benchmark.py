@@ -195,7 +195,10 @@ def _degrade_speed(images: int, size: int, fmt: str, workers: tuple[int, ...]) -
             f"{r.worker_rss_peak_mb:.0f}" if r.workers else "-",
         )
     console.print(t)
-    info(f"outputs identical to the plain loop's: {'yes' if same else 'NO'}; {os.cpu_count()} CPUs")
+    info(
+        f"outputs identical to the plain loop's (GT, variants, parameters): "
+        f"{'yes' if same else 'NO'}; {os.cpu_count()} CPUs"
+    )
     return {
         "images": images,
         "photo_size": size,
