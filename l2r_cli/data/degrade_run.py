@@ -798,13 +798,11 @@ def _scan(cfg: DegradeRunConfig, src: Path, out: Path) -> Listing:
     return listing
 
 
-def _run_locked(
-    cfg: DegradeRunConfig, src: Path, out: Path, progress: DegradeProgress | None, t0: float
-) -> DegradeSummary:
-    from l2r_cli.data.dataset import DatasetWriter, _write_json_atomic, standard_fields
+def _resolve_state(cfg: DegradeRunConfig, out: Path, fp: dict[str, Any]) -> tuple[str | None, bool]:
+    """Compare OUT with this run: refuse (L2RError), clear it (new run or ``overwrite``),
+    resume it, or find it complete. Returns (the ``created`` stamp, complete?)."""
+    from l2r_cli.data.dataset import _write_json_atomic
 
-    listing = _scan(cfg, src, out)
-    fp = fingerprint(cfg, listing)
     work = out / WORK_DIR
     previous, complete, other_dataset = _previous_fingerprint(out)
     if other_dataset and not cfg.overwrite:
@@ -817,43 +815,31 @@ def _run_locked(
                 f"use --overwrite to replace it"
             )
         previous = None
-    if previous is None:
-        leftovers = [n for n in _OUTPUT_NAMES - {WORK_DIR} if (out / n).exists()]
-        if leftovers and not cfg.overwrite:
-            raise L2RError(
-                f"{out} holds an incomplete dataset that l2r degrade cannot resume "
-                f"({sorted(leftovers)[0]}, ...); use --overwrite to replace it"
-            )
-        _clear_outputs(out)
-    elif complete:
-        shutil.rmtree(work / "parts", ignore_errors=True)
-        if progress is not None:
-            progress.start(len(listing.sources), len(listing.sources))
-        return _summary_from_manifest(out, t0)
-
+    if previous is not None and complete:
+        shutil.rmtree(work / "parts", ignore_errors=True)  # left by a kill after the manifest
+        return None, True
     state_path = work / "state.json"
-    if previous is None:
-        created = _created()
+    if previous is not None:
+        state = json.loads(state_path.read_text(encoding="utf-8"))
         (work / "parts").mkdir(parents=True, exist_ok=True)
-        _write_json_atomic(state_path, {"fingerprint": fp, "created": created})
-    else:
-        created = _created(json.loads(state_path.read_text(encoding="utf-8")).get("created"))
-        (work / "parts").mkdir(parents=True, exist_ok=True)
+        return _created(state.get("created")), False
+    leftovers = [n for n in _OUTPUT_NAMES - {WORK_DIR} if (out / n).exists()]
+    if leftovers and not cfg.overwrite:
+        raise L2RError(
+            f"{out} holds an incomplete dataset that l2r degrade cannot resume "
+            f"({sorted(leftovers)[0]}, ...); use --overwrite to replace it"
+        )
+    _clear_outputs(out)
+    created = _created()
+    (work / "parts").mkdir(parents=True, exist_ok=True)
+    _write_json_atomic(state_path, {"fingerprint": fp, "created": created})
+    return created, False
 
-    sources = listing.sources
-    has_depth = any(s.depth_path for s in sources)
-    split_of, declared = _split_plan(listing, cfg)
-    shards = [
-        range(i, min(i + cfg.shard_size, len(sources)))
-        for i in range(0, len(sources), cfg.shard_size)
-    ]
-    dcfg = cfg.degrade_config()
-    fields = standard_fields(
-        cfg.gt_size,
-        depth=has_depth,
-        lq=(cfg.variants, cfg.lq_size),
-        lq_params=len(PARAM_NAMES),
-    )
+
+def _dataset_source(
+    cfg: DegradeRunConfig, src: Path, layout: str, fp: dict[str, Any]
+) -> dict[str, Any]:
+    """The manifest's (and every split file's) ``source``: what made this dataset."""
     args = {
         "src": str(src),
         "gt_size": cfg.gt_size,
@@ -863,58 +849,116 @@ def _run_locked(
         "seed": cfg.seed,
         "crop": cfg.crop,
         "bbox_file": cfg.bbox_file,
-        "layout": listing.layout,
+        "layout": layout,
         "background": list(cfg.background),
         "gt_filter": cfg.gt_filter,
     }
-    source = {
+    return {
         "generator": GENERATOR,
         "version": FORMAT_VERSION,
         "degrade_version": DEGRADE_VERSION,
         "args": args,
-        "degradation": _jsonable(asdict(dcfg)),
+        "degradation": _jsonable(asdict(cfg.degrade_config())),
         "lq_params": list(PARAM_NAMES),
         "libraries": fp["libraries"],
         "fingerprint": fp,
     }
+
+
+class _Shards:
+    """The sources cut into shards, computed by an executor through a bounded window of tasks
+    and taken back in order; shards already saved as parts are skipped by the task stream."""
+
+    def __init__(
+        self,
+        sources: list[Source],
+        shard_size: int,
+        skip: set[int],
+        executor: _InlineExecutor | _PoolExecutor,
+        limit: int,
+        report: Any,
+    ) -> None:
+        self.sources = sources
+        self.shards = [
+            range(i, min(i + shard_size, len(sources))) for i in range(0, len(sources), shard_size)
+        ]
+        self.executor = executor
+        self.limit = limit
+        self.report = report  # report(n, ok): progress after n more files
+        self.window: deque[tuple[int, Future]] = deque()
+        self.pending = self._tasks(skip)
+        self.worker_rss = 0.0
+
+    def _chunks(self, shard: range) -> Iterator[list[Source]]:
+        for j in range(shard.start, shard.stop, _TASK_SIZE):
+            yield self.sources[j : min(j + _TASK_SIZE, shard.stop)]
+
+    def _tasks(self, skip: set[int]) -> Iterator[tuple[int, list[Source]]]:
+        for i, shard in enumerate(self.shards):
+            if i not in skip:
+                for chunk in self._chunks(shard):
+                    yield i, chunk
+
+    def top_up(self) -> None:
+        """Submit tasks until ``limit`` are in flight (or none is left)."""
+        while len(self.window) < self.limit:
+            nxt = next(self.pending, None)
+            if nxt is None:
+                return
+            self.window.append((nxt[0], self.executor.submit(nxt[1])))
+
+    def _take(self, fut: Future) -> list[_Result]:
+        results, rss = fut.result()
+        self.worker_rss = max(self.worker_rss, rss)
+        self.report(len(results), sum(r[0] == "ok" for r in results))
+        return results
+
+    def compute(self, i: int) -> list[_Result]:
+        """Results of shard i, in source order (its tasks are next in the window)."""
+        results: list[_Result] = []
+        while len(results) < len(self.shards[i]):
+            self.top_up()
+            j, fut = self.window.popleft()
+            assert j == i, (j, i)
+            results.extend(self._take(fut))
+        return results
+
+    def recompute(self, i: int) -> list[_Result]:
+        """Results of a shard whose saved part was damaged (submitted outside the window)."""
+        futs = [self.executor.submit(chunk) for chunk in self._chunks(self.shards[i])]
+        return [r for f in futs for r in self._take(f)]
+
+
+def _run_locked(
+    cfg: DegradeRunConfig, src: Path, out: Path, progress: DegradeProgress | None, t0: float
+) -> DegradeSummary:
+    from l2r_cli.data.dataset import DatasetWriter, _write_json_atomic, standard_fields
+
+    listing = _scan(cfg, src, out)
+    fp = fingerprint(cfg, listing)
+    created, complete = _resolve_state(cfg, out, fp)
+    if complete:
+        if progress is not None:
+            progress.start(len(listing.sources), len(listing.sources))
+        return _summary_from_manifest(out, t0)
+
+    work, staging = out / WORK_DIR, out / WORK_DIR / "staging"
+    sources = listing.sources
+    has_depth = any(s.depth_path for s in sources)
+    split_of, declared = _split_plan(listing, cfg)
+    fields = standard_fields(
+        cfg.gt_size, depth=has_depth, lq=(cfg.variants, cfg.lq_size), lq_params=len(PARAM_NAMES)
+    )
     ctx = _WorkerContext(
         ingest=cfg.ingest_config(),
-        degrade=dcfg,
+        degrade=cfg.degrade_config(),
         seed=cfg.seed,
         main_pid=os.getpid(),
         delay=float(os.environ.get(_DELAY_ENV, "0") or 0),
     )
-    cached = {i for i in range(len(shards)) if _part_path(work, i).is_file()}
-    staging = work / "staging"
     written = {s: 0 for s in declared}
-    skipped: list[tuple[bytes, str, str]] = [
-        (name_key(k.name), k.name, k.reason) for k in listing.skipped
-    ]
-    upscaled = 0
-    reused = 0
-    if progress is not None:
-        progress.start(len(sources), 0)
-    executor = _InlineExecutor(ctx) if cfg.workers == 0 else _PoolExecutor(ctx, cfg.workers)
-    window: deque[tuple[int, Future]] = deque()
-    limit = max(1, cfg.workers) * _WINDOW_PER_WORKER
-
-    def tasks() -> Iterator[tuple[int, list[Source]]]:
-        for i, shard in enumerate(shards):
-            if i in cached:
-                continue
-            for j in range(shard.start, shard.stop, _TASK_SIZE):
-                yield i, sources[j : min(j + _TASK_SIZE, shard.stop)]
-
-    pending = tasks()
-
-    def top_up() -> None:
-        while len(window) < limit:
-            nxt = next(pending, None)
-            if nxt is None:
-                return
-            window.append((nxt[0], executor.submit(nxt[1])))
-
-    worker_rss = [0.0]
+    skipped = [(name_key(k.name), k.name, k.reason) for k in listing.skipped]
+    upscaled = reused = 0
     shown = {"written": 0, "skipped": len(skipped)}  # running totals for the progress bar
 
     def report(n: int, ok: int) -> None:
@@ -923,30 +967,28 @@ def _run_locked(
         if progress is not None:
             progress.advance(n, shown["written"], shown["skipped"])
 
-    def take(fut: Future) -> list[_Result]:
-        results, rss = fut.result()
-        worker_rss[0] = max(worker_rss[0], rss)
-        report(len(results), sum(r[0] == "ok" for r in results))
-        return results
-
-    def compute(i: int) -> list[_Result]:
-        results: list[_Result] = []
-        while len(results) < len(shards[i]):
-            top_up()
-            j, fut = window.popleft()
-            assert j == i, (j, i)
-            results.extend(take(fut))
-        return results
-
+    n_shards = -(-len(sources) // cfg.shard_size)
+    cached = {i for i in range(n_shards) if _part_path(work, i).is_file()}
+    if progress is not None:
+        progress.start(len(sources), 0)
+    executor = _InlineExecutor(ctx) if cfg.workers == 0 else _PoolExecutor(ctx, cfg.workers)
+    run = _Shards(
+        sources, cfg.shard_size, cached, executor, max(1, cfg.workers) * _WINDOW_PER_WORKER, report
+    )
     finished = False
     try:
         with DatasetWriter(
-            staging, cfg.gt_size, fields=fields, source=source, overwrite=True, created=created
+            staging,
+            cfg.gt_size,
+            fields=fields,
+            source=_dataset_source(cfg, src, listing.layout, fp),
+            overwrite=True,  # staging files of an interrupted run are rebuilt from the parts
+            created=created,
         ) as writer:
             for split in declared:
                 writer.declare_split(split)
-            for i, shard in enumerate(shards):
-                top_up()
+            for i, shard in enumerate(run.shards):
+                run.top_up()
                 names = [sources[j].name for j in shard]
                 part = None
                 if i in cached:
@@ -955,14 +997,7 @@ def _run_locked(
                         reused += 1
                         report(len(shard), int(part.ok.sum()))
                 if part is None:
-                    if i in cached:  # damaged part file: compute it now, outside the window
-                        futs = [
-                            executor.submit(sources[j : min(j + _TASK_SIZE, shard.stop)])
-                            for j in range(shard.start, shard.stop, _TASK_SIZE)
-                        ]
-                        results = [r for f in futs for r in take(f)]
-                    else:
-                        results = compute(i)
+                    results = run.recompute(i) if i in cached else run.compute(i)
                     part = _make_part(results, cfg, has_depth)
                     del results  # the part holds the arrays now: keep one copy in memory
                     _save_part(_part_path(work, i), names, part)
@@ -982,6 +1017,7 @@ def _run_locked(
     finally:
         executor.shutdown(cancel=not finished)
 
+    # Finish: split files into OUT, then skipped.tsv and preview, the manifest last.
     total = sum(written.values())
     skipped.sort(key=lambda t: t[0])
     tsv = "name\treason\n" + "".join(f"{_tsv_field(n)}\t{_tsv_field(r)}\n" for _, n, r in skipped)
@@ -1015,11 +1051,11 @@ def _run_locked(
         variants=cfg.variants,
         workers=cfg.workers,
         reused_shards=reused,
-        total_shards=len(shards),
+        total_shards=len(run.shards),
         seconds=seconds,
         images_per_second=len(sources) / seconds if seconds > 0 else 0.0,
         peak_rss_main_mb=peak_rss_mb(),
-        peak_rss_workers_mb=worker_rss[0],
+        peak_rss_workers_mb=run.worker_rss,
     )
 
 
