@@ -151,7 +151,8 @@ class DegradeRunConfig:
 @dataclass(frozen=True)
 class DegradeSummary:
     """What a run did. ``skipped`` counts files left out (rows of skipped.tsv);
-    ``images_per_second`` counts every file handled (written or skipped) in this run;
+    ``images_per_second`` counts the files read in this run (written or skipped; not those
+    of shards a resume found done);
     peak memory is the largest resident set of the main process and of any worker."""
 
     out: Path
@@ -958,7 +959,7 @@ def _run_locked(
     )
     written = {s: 0 for s in declared}
     skipped = [(name_key(k.name), k.name, k.reason) for k in listing.skipped]
-    upscaled = reused = 0
+    upscaled = reused = replayed = 0
     shown = {"written": 0, "skipped": len(skipped)}  # running totals for the progress bar
 
     def report(n: int, ok: int) -> None:
@@ -995,6 +996,7 @@ def _run_locked(
                     part = _load_part(_part_path(work, i), names, cfg, has_depth)
                     if part is not None:
                         reused += 1
+                        replayed += len(shard)
                         report(len(shard), int(part.ok.sum()))
                 if part is None:
                     results = run.recompute(i) if i in cached else run.compute(i)
@@ -1053,7 +1055,7 @@ def _run_locked(
         reused_shards=reused,
         total_shards=len(run.shards),
         seconds=seconds,
-        images_per_second=len(sources) / seconds if seconds > 0 else 0.0,
+        images_per_second=(len(sources) - replayed) / seconds if seconds > 0 else 0.0,
         peak_rss_main_mb=peak_rss_mb(),
         peak_rss_workers_mb=run.worker_rss,
     )
