@@ -181,15 +181,17 @@ def _degrade_speed(images: int, size: int, fmt: str, workers: tuple[int, ...]) -
             fmt=fmt,
             on_case=lambda t: info(f"  {t.name}: {t.images_per_second:.1f} images/s"),
         )
-    base = timings[0].images_per_second
+    base, shared = timings[0].images_per_second, timings[1].images_per_second
     t = Table(title=f"l2r degrade vs a plain loop: {images} photos {size}px {fmt} -> GT 256, 4x32")
-    for col in ("case", "images/s", "× plain", "seconds", "peak MB main (start)", "peak MB worker"):
+    cols = ("case", "images/s", "× plain", "× shared FFT", "seconds", "peak MB main (start)")
+    for col in (*cols, "peak MB worker"):
         t.add_column(col)
     for r in timings:
         t.add_row(
             r.name,
             f"{r.images_per_second:.1f}",
             f"{r.images_per_second / base:.2f}",
+            f"{r.images_per_second / shared:.2f}",
             f"{r.seconds:.1f}",
             f"{r.rss_peak_mb:.0f} ({r.rss_start_mb:.0f})",
             f"{r.worker_rss_peak_mb:.0f}" if r.workers else "-",
@@ -197,7 +199,8 @@ def _degrade_speed(images: int, size: int, fmt: str, workers: tuple[int, ...]) -
     console.print(t)
     info(
         f"outputs identical to the plain loop's (GT, variants, parameters): "
-        f"{'yes' if same else 'NO'}; {os.cpu_count()} CPUs"
+        f"{'yes' if same else 'NO' if same is not None else 'not compared (JPEG draft)'}; "
+        f"{os.cpu_count()} CPUs"
     )
     return {
         "images": images,
@@ -212,6 +215,7 @@ def _degrade_speed(images: int, size: int, fmt: str, workers: tuple[int, ...]) -
                 "seconds": r.seconds,
                 "img_per_s": r.images_per_second,
                 "x_plain": r.images_per_second / base,
+                "x_plain_shared_fft": r.images_per_second / shared,
                 "rss_start_mb": r.rss_start_mb,
                 "rss_peak_mb": r.rss_peak_mb,
                 "worker_rss_peak_mb": r.worker_rss_peak_mb,
