@@ -517,6 +517,23 @@ def _decode(im: Image.Image) -> None:
         raise SkipImage(f"corrupt image data ({_why(e)})") from None
 
 
+def _geometry(
+    w: int, h: int, orient: int, cfg: IngestConfig, box: tuple[float, float, float, float] | None
+) -> tuple[int, int, tuple[float, float, float, float], float]:
+    """(displayed width, height, crop region, its shorter side); raises SkipImage when the
+    image or its crop is under the degraded size or the box misses the image."""
+    dw, dh = (h, w) if orient in (5, 6, 7, 8) else (w, h)
+    region = crop_region(dw, dh, cfg.crop, box)
+    side = min(region[2] - region[0], region[3] - region[1])
+    if side < cfg.min_size or min(dw, dh) < cfg.min_size:
+        raise SkipImage(
+            f"too small: {dw}x{dh} (crop {side:.0f} px) is under the degraded size {cfg.min_size}"
+        )
+    if region[2] <= 0 or region[3] <= 0 or region[0] >= dw or region[1] >= dh:
+        raise SkipImage(f"bounding box lies outside the {dw}x{dh} image")
+    return dw, dh, region, side
+
+
 def load_source(src: Source, cfg: IngestConfig) -> Loaded:
     """Read one file as GT (see the module docstring for the steps).
 
@@ -527,21 +544,16 @@ def load_source(src: Source, cfg: IngestConfig) -> Loaded:
     with im:
         w, h = im.size
         orient = _orientation(im)
-        dw, dh = (h, w) if orient in (5, 6, 7, 8) else (w, h)  # displayed size
-        region = crop_region(dw, dh, cfg.crop, src.box)
-        side = min(region[2] - region[0], region[3] - region[1])
-        if side < cfg.min_size or min(dw, dh) < cfg.min_size:
-            raise SkipImage(
-                f"too small: {dw}x{dh} (crop {side:.0f} px) is under the degraded size "
-                f"{cfg.min_size}"
-            )
-        if region[2] <= 0 or region[3] <= 0 or region[0] >= dw or region[1] >= dh:
-            raise SkipImage(f"bounding box lies outside the {dw}x{dh} image")
+        dw, dh, region, side = _geometry(w, h, orient, cfg, src.box)
         if im.format == "JPEG" and src.depth_path is None:
             # Any decoder scale keeping the crop at least S wide is fine: scale <= side / S.
+            # (The scale is the same along both axes, so the orientation does not matter.)
             f = cfg.gt_size / side
             im.draft(None, (max(1, math.ceil(w * f)), max(1, math.ceil(h * f))))
         _decode(im)
+        if _orientation(im) != orient:  # EXIF stored after the pixels (e.g. late PNG eXIf)
+            orient = _orientation(im)
+            dw, dh, region, side = _geometry(w, h, orient, cfg, src.box)
         frame: Image.Image = im
         if orient != 1:
             frame = frame.transpose(_TRANSPOSE[orient])

@@ -92,6 +92,7 @@ HOSTILE: dict[str, str | None] = {
     "big/huge.png": None,
     "empty.jpg": "empty file",
     "truncated.jpg": "truncated",
+    "truncated.png": "truncated",
     "notes.png": "not an image",
     "tiny.png": "too small",
     "broken.png": "broken",
@@ -130,6 +131,9 @@ def make_hostile_folder(root: Path) -> dict[str, str | None]:
     noise = np.random.default_rng(0).integers(0, 256, (200, 200, 3), dtype=np.uint8)
     Image.fromarray(noise).save(full, format="JPEG", quality=95)
     (root / "truncated.jpg").write_bytes(full.getvalue()[: len(full.getvalue()) // 2])
+    full = io.BytesIO()
+    Image.fromarray(noise).save(full, format="PNG")
+    (root / "truncated.png").write_bytes(full.getvalue()[: len(full.getvalue()) // 2])
     (root / "notes.png").write_text("not an image, just text\n")
     Image.new("RGB", (12, 12), RED).save(root / "tiny.png")
     os.symlink("nowhere.png", root / "broken.png")
