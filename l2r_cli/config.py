@@ -51,6 +51,12 @@ class ProxyModelConfig:
     """Maximum z translation of the view net (0 for faces)."""
     use_conf: bool = True
     """Predict confidence maps (sigma) for the photometric loss."""
+    depth_init_scale: float = 1.0
+    """Scale of the depth net's output-layer initial weights (1 = PyTorch's default init, as
+    Unsup3D; 0 starts from a flat depth, which never breaks the symmetry: see docs/proxy.md)."""
+    depth_smooth: int = 1
+    """Average-pool the raw depth by this factor and upsample it bicubically back, so the
+    depth has S/depth_smooth degrees of freedom per side (1 = Unsup3D's per-pixel depth)."""
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from l2r_cli.config import ProxyModelConfig
@@ -65,6 +66,11 @@ class Proxy(nn.Module):
         self.cfg = cfg
         s = cfg.image_size
         self.net_depth = EDDeconv(3, 1, s, cfg.nf, cfg.zdim, activation=False)
+        # At PyTorch's default init the depth is white noise of ~10 pixel widths between
+        # neighbours: spiky, self-occluding meshes whose gradients are chaotic. Scaling the last
+        # layer (0 = flat start) lets shape grow from a plane instead.
+        with torch.no_grad():
+            self.net_depth.decoder[-1].weight.mul_(cfg.depth_init_scale)
         self.net_albedo = EDDeconv(3, 3, s, cfg.nf, cfg.zdim, activation=True)
         self.net_light = Encoder(3, 4, s, cfg.nf_pose)
         self.net_view = Encoder(3, 6, s, cfg.nf_pose)
@@ -84,9 +90,14 @@ class Proxy(nn.Module):
         return c.border_depth_mix * c.max_depth + (1 - c.border_depth_mix) * c.min_depth
 
     def postprocess_depth(self, raw: Tensor) -> Tensor:
-        """raw: (B, S, S) -> depth (B, S, S): subtract the per-image mean, tanh, rescale to
-        [min, max], and pin the two border columns on each side to the border depth."""
+        """raw: (B, S, S) -> depth (B, S, S): optionally smooth (``depth_smooth``), subtract the
+        per-image mean, tanh, rescale to [min, max], and pin the two border columns on each side
+        to the border depth."""
         c = self.cfg
+        if c.depth_smooth > 1:
+            s = raw.shape[-1]
+            low = F.avg_pool2d(raw.unsqueeze(1), c.depth_smooth)
+            raw = F.interpolate(low, size=(s, s), mode="bicubic", align_corners=False).squeeze(1)
         d = (raw - raw.flatten(1).mean(1).view(-1, 1, 1)).tanh()
         d = (1 + d) / 2 * c.max_depth + (1 - d) / 2 * c.min_depth
         border = torch.zeros_like(d[:1])

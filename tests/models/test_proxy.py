@@ -23,6 +23,30 @@ def test_depth_postprocess_range_and_border():
     assert torch.allclose(flat[..., 2:-2], torch.ones_like(flat[..., 2:-2]))
 
 
+def test_depth_smooth_keeps_coarse_shape_and_removes_pixel_noise():
+    raw = torch.randn(2, 32, 32)
+    per_pixel = Proxy(TINY).postprocess_depth(raw)[..., 2:-2]
+    smooth = Proxy(replace(TINY, depth_smooth=4)).postprocess_depth(raw)[..., 2:-2]
+    assert smooth.min() >= 0.9 - 1e-6 and smooth.max() <= 1.1 + 1e-6
+    rough = (per_pixel[..., 1:] - per_pixel[..., :-1]).abs().mean()
+    assert (smooth[..., 1:] - smooth[..., :-1]).abs().mean() < 0.3 * rough
+    # A raw map that is constant on 4x4 blocks keeps its block pattern.
+    blocks = torch.randn(1, 8, 8).repeat_interleave(4, 1).repeat_interleave(4, 2)
+    out = Proxy(replace(TINY, depth_smooth=4)).postprocess_depth(blocks)
+    ref = Proxy(TINY).postprocess_depth(blocks)
+    pool = torch.nn.functional.avg_pool2d
+    inner = (slice(None), slice(None), slice(1, -1), slice(1, -1))
+    a, b = pool(out[:, None], 4)[inner].flatten(), pool(ref[:, None], 4)[inner].flatten()
+    assert torch.corrcoef(torch.stack([a, b]))[0, 1] > 0.9
+
+
+def test_depth_init_scale_zero_starts_flat():
+    m = Proxy(replace(TINY, depth_init_scale=0.0))
+    f = m.factors(torch.rand(2, 3, 32, 32) * 2 - 1)
+    assert torch.allclose(f.depth[..., 2:-2], torch.ones_like(f.depth[..., 2:-2]))
+    assert Proxy(TINY).factors(torch.rand(2, 3, 32, 32)).depth[..., 2:-2].std() > 1e-3
+
+
 def test_view_postprocess_ranges():
     m = Proxy(TINY)
     v = m.postprocess_view(torch.ones(1, 6))
