@@ -118,14 +118,15 @@ def _case_main(argv: list[str]) -> None:
 
     import l2r_cli.data.dataset  # noqa: F401
     import l2r_cli.data.degrade  # noqa: F401
-    from l2r_cli.data.degrade_run import DegradeRunConfig, run_degrade
+    from l2r_cli.data.degrade_run import DegradeRunConfig, cpu_seconds, run_degrade
 
     rss_start = _rss_mb()
+    cpu0 = cpu_seconds()
     t = time.perf_counter()
     if a.case.startswith("plain"):
         shared = a.case == "plain-shared"
         n = plain_loop(Path(a.src), Path(a.out), a.gt_size, a.lq_size, a.variants, 0, shared)
-        worker_rss = 0.0
+        worker_rss = worker_cpu = 0.0
     else:
         cfg = DegradeRunConfig(
             src=a.src,
@@ -136,8 +137,9 @@ def _case_main(argv: list[str]) -> None:
             workers=a.workers,
         )
         s = run_degrade(cfg)
-        n, worker_rss = s.written, s.peak_rss_workers_mb
+        n, worker_rss, worker_cpu = s.written, s.peak_rss_workers_mb, s.cpu_workers_s
     seconds = time.perf_counter() - t
+    cpu_main = cpu_seconds() - cpu0
     print(
         json.dumps(
             {
@@ -146,6 +148,8 @@ def _case_main(argv: list[str]) -> None:
                 "rss_start_mb": rss_start,
                 "rss_peak_mb": _rss_mb(),
                 "worker_rss_peak_mb": worker_rss,
+                "cpu_main_s": cpu_main,
+                "cpu_workers_s": worker_cpu,
             }
         )
     )
@@ -163,10 +167,17 @@ class DegradeTiming:
     rss_start_mb: float
     rss_peak_mb: float
     worker_rss_peak_mb: float
+    cpu_main_s: float = 0.0
+    cpu_workers_s: float = 0.0
 
     @property
     def images_per_second(self) -> float:
         return self.images / self.seconds
+
+    @property
+    def cpu_ms_per_image(self) -> float:
+        """CPU time of all its processes per image: robust to other load on the machine."""
+        return (self.cpu_main_s + self.cpu_workers_s) / self.images * 1e3
 
 
 def _run_case(case: str, src: Path, out: Path, workers: int, sizes: dict[str, int]) -> dict:

@@ -173,6 +173,7 @@ def _degrade_speed(images: int, size: int, fmt: str, workers: tuple[int, ...]) -
 
     from l2r_cli.benchmark.degrade_speed import run_degrade_speed
 
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     with console.status(f"degrade case: {images} synthetic {size}px {fmt} photos..."):
         timings, same = run_degrade_speed(
             images=images,
@@ -183,8 +184,8 @@ def _degrade_speed(images: int, size: int, fmt: str, workers: tuple[int, ...]) -
         )
     base, shared = timings[0].images_per_second, timings[1].images_per_second
     t = Table(title=f"l2r degrade vs a plain loop: {images} photos {size}px {fmt} -> GT 256, 4x32")
-    cols = ("case", "images/s", "× plain", "× shared FFT", "seconds", "peak MB main (start)")
-    for col in (*cols, "peak MB worker"):
+    cols = ("case", "images/s", "× plain", "× shared FFT", "seconds", "CPU ms/img")
+    for col in (*cols, "peak MB main (start)", "peak MB worker"):
         t.add_column(col)
     for r in timings:
         t.add_row(
@@ -193,10 +194,16 @@ def _degrade_speed(images: int, size: int, fmt: str, workers: tuple[int, ...]) -
             f"{r.images_per_second / base:.2f}",
             f"{r.images_per_second / shared:.2f}",
             f"{r.seconds:.1f}",
+            f"{r.cpu_ms_per_image:.1f}",
             f"{r.rss_peak_mb:.0f} ({r.rss_start_mb:.0f})",
             f"{r.worker_rss_peak_mb:.0f}" if r.workers else "-",
         )
     console.print(t)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    info(
+        f"load average before the run {load_before:.2f}, after {load:.2f} (an idle machine is "
+        f"needed for the images/s; CPU ms/img does not depend on other load)"
+    )
     info(
         f"outputs identical to the plain loop's (GT, variants, parameters): "
         f"{'yes' if same else 'NO' if same is not None else 'not compared (JPEG draft)'}; "
@@ -207,6 +214,8 @@ def _degrade_speed(images: int, size: int, fmt: str, workers: tuple[int, ...]) -
         "photo_size": size,
         "photo_format": fmt,
         "cpus": os.cpu_count(),
+        "load_average_before": load_before,
+        "load_average_after": load,
         "outputs_identical": same,
         "timings": [
             {
@@ -219,6 +228,9 @@ def _degrade_speed(images: int, size: int, fmt: str, workers: tuple[int, ...]) -
                 "rss_start_mb": r.rss_start_mb,
                 "rss_peak_mb": r.rss_peak_mb,
                 "worker_rss_peak_mb": r.worker_rss_peak_mb,
+                "cpu_main_s": r.cpu_main_s,
+                "cpu_workers_s": r.cpu_workers_s,
+                "cpu_ms_per_image": r.cpu_ms_per_image,
             }
             for r in timings
         ],

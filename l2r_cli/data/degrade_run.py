@@ -168,6 +168,10 @@ class DegradeSummary:
     images_per_second: float
     peak_rss_main_mb: float
     peak_rss_workers_mb: float
+    cpu_main_s: float = 0.0
+    """CPU seconds (user + system) of the main process during the run."""
+    cpu_workers_s: float = 0.0
+    """CPU seconds of all workers together (0 with ``workers=0``)."""
     already_complete: bool = False
 
 
@@ -502,15 +506,18 @@ def load_or_skip(src: Source, cfg: IngestConfig) -> Loaded:
         raise SkipImage(f"cannot decode ({_why(e)})") from None
 
 
-def _process_with(ctx: _WorkerContext, sources: list[Source]) -> tuple[list[_Result], float]:
-    """Results of a task, and this process's peak resident set so far (MB)."""
+_Stats = tuple[int, float, float]  # (process id, peak resident MB, CPU seconds so far)
+
+
+def _process_with(ctx: _WorkerContext, sources: list[Source]) -> tuple[list[_Result], _Stats]:
+    """Results of a task, and this process's id, peak memory and CPU time so far."""
     if ctx.delay:
         time.sleep(ctx.delay)
     results = [process_source(s, ctx) for s in sources]
-    return results, peak_rss_mb()
+    return results, (os.getpid(), peak_rss_mb(), cpu_seconds())
 
 
-def _process_batch(sources: list[Source]) -> tuple[list[_Result], float]:
+def _process_batch(sources: list[Source]) -> tuple[list[_Result], _Stats]:
     """Worker entry point (the context comes from the pool initializer)."""
     assert _CTX is not None
     return _process_with(_CTX, sources)
@@ -685,6 +692,12 @@ def _tsv_field(text: str) -> str:
 
 
 # -- the run ---------------------------------------------------------------------------------
+
+
+def cpu_seconds() -> float:
+    """User + system CPU time of this process so far."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 def peak_rss_mb() -> float:
@@ -889,6 +902,7 @@ class _Shards:
         self.window: deque[tuple[int, Future]] = deque()
         self.pending = self._tasks(skip)
         self.worker_rss = 0.0
+        self.worker_cpu: dict[int, float] = {}  # pid -> CPU seconds at its latest task
 
     def _chunks(self, shard: range) -> Iterator[list[Source]]:
         for j in range(shard.start, shard.stop, _TASK_SIZE):
@@ -909,8 +923,9 @@ class _Shards:
             self.window.append((nxt[0], self.executor.submit(nxt[1])))
 
     def _take(self, fut: Future) -> list[_Result]:
-        results, rss = fut.result()
+        results, (pid, rss, cpu) = fut.result()
         self.worker_rss = max(self.worker_rss, rss)
+        self.worker_cpu[pid] = cpu
         self.report(len(results), sum(r[0] == "ok" for r in results))
         return results
 
@@ -935,6 +950,7 @@ def _run_locked(
 ) -> DegradeSummary:
     from l2r_cli.data.dataset import DatasetWriter, _write_json_atomic, standard_fields
 
+    cpu0 = cpu_seconds()
     listing = _scan(cfg, src, out)
     fp = fingerprint(cfg, listing)
     created, complete = _resolve_state(cfg, out, fp)
@@ -1058,6 +1074,8 @@ def _run_locked(
         images_per_second=(len(sources) - replayed) / seconds if seconds > 0 else 0.0,
         peak_rss_main_mb=peak_rss_mb(),
         peak_rss_workers_mb=run.worker_rss,
+        cpu_main_s=cpu_seconds() - cpu0,
+        cpu_workers_s=sum(run.worker_cpu.values()) if cfg.workers else 0.0,
     )
 
 
