@@ -242,12 +242,12 @@ def run_degrade_speed(
         out: list[DegradeTiming] = []
         plain_file = root / "plain.h5"
         r = _run_case("plain", src, plain_file, 0, sizes)
-        out.append(DegradeTiming("plain loop", None, **r))
+        out.append(DegradeTiming("plain", None, **r))
         if on_case:
             on_case(out[-1])
         shared_file = root / "plain-shared.h5"
         r = _run_case("plain-shared", src, shared_file, 0, sizes)
-        out.append(DegradeTiming("plain loop, shared FFT", None, **r))
+        out.append(DegradeTiming("plain, shared FFT", None, **r))
         if on_case:
             on_case(out[-1])
         comparable = not (fmt == "jpg" and size >= 2 * gt_size)
@@ -255,7 +255,7 @@ def run_degrade_speed(
         for w in workers:
             dest = root / f"degrade-w{w}"
             r = _run_case("degrade", src, dest, w, sizes)
-            out.append(DegradeTiming(f"l2r degrade --workers {w}", w, **r))
+            out.append(DegradeTiming(f"degrade --workers {w}", w, **r))
             if on_case:
                 on_case(out[-1])
             same = same and (not comparable or compare_outputs(plain_file, dest))

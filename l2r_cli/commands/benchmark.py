@@ -183,9 +183,12 @@ def _degrade_speed(images: int, size: int, fmt: str, workers: tuple[int, ...]) -
             on_case=lambda t: info(f"  {t.name}: {t.images_per_second:.1f} images/s"),
         )
     base, shared = timings[0].images_per_second, timings[1].images_per_second
-    t = Table(title=f"l2r degrade vs a plain loop: {images} photos {size}px {fmt} -> GT 256, 4x32")
-    cols = ("case", "images/s", "× plain", "× shared FFT", "seconds", "CPU ms/img")
-    for col in (*cols, "peak MB main (start)", "peak MB worker"):
+    t = Table(
+        title=f"l2r degrade vs a plain loop: {images} photos {size}px {fmt} -> GT 256, 4x32",
+        caption="×shared: relative to the plain loop with the shared FFT; MB: peak resident",
+    )
+    cols = ("case", "img/s", "×plain", "×shared", "s", "CPU ms/img", "MB main (start)")
+    for col in (*cols, "MB worker"):
         t.add_column(col)
     for r in timings:
         t.add_row(
@@ -201,8 +204,8 @@ def _degrade_speed(images: int, size: int, fmt: str, workers: tuple[int, ...]) -
     console.print(t)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     info(
-        f"load average before the run {load_before:.2f}, after {load:.2f} (an idle machine is "
-        f"needed for the images/s; CPU ms/img does not depend on other load)"
+        f"load average before the run {load_before:.2f}, after {load:.2f} (images/s and, less "
+        f"so, CPU ms/img need an otherwise idle machine)"
     )
     info(
         f"outputs identical to the plain loop's (GT, variants, parameters): "
