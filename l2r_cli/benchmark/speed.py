@@ -1,6 +1,7 @@
 """`l2r benchmark speed`: where a train-proxy step spends its time.
 
-Measured in one process, one after the other, on the same batch size and device:
+Measured in one process on the same batch size and device, the parts timed round-robin (one
+call of each per round, medians over rounds) so that load on a shared machine hits all alike:
 - nets: the five proxy nets' forward + backward alone (a trivial loss on their raw outputs);
 - renderer: shading + warp + reprojection of normal and flipped faces, forward + backward;
 - losses: the photometric NLL terms, forward + backward;
@@ -40,15 +41,19 @@ class Timing:
         return self.batch_size / self.seconds
 
 
-def _median_time(fn: Callable[[], None], repeats: int, warmup: int) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
+def _interleaved_medians(fns: list[Callable[[], None]], repeats: int, warmup: int) -> list[float]:
+    """Median seconds of each function, timed round-robin (one call of each per round), so a
+    slow spell of a shared machine hits every part alike and the ratios stay comparable."""
+    for fn in fns:
+        for _ in range(warmup):
+            fn()
+    times: list[list[float]] = [[] for _ in fns]
     for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times))
+        for i, fn in enumerate(fns):
+            t = time.perf_counter()
+            fn()
+            times[i].append(time.perf_counter() - t)
+    return [float(np.median(t)) for t in times]
 
 
 def _make_dataset(root: Path, n: int, size: int) -> None:
@@ -148,12 +153,14 @@ def run_speed(
             stage.train_step(batch)
             sync()
 
-        out = [
-            Timing("nets fwd+bwd", _median_time(bare_nets, repeats, warmup), batch_size),
-            Timing("renderer fwd+bwd", _median_time(renderer, repeats, warmup), batch_size),
-            Timing("losses fwd+bwd", _median_time(losses, repeats, warmup), batch_size),
-            Timing("data loading", _median_time(data_only, repeats, warmup), batch_size),
-            Timing("train-proxy step", _median_time(whole_step, repeats, warmup), batch_size),
+        parts = [
+            ("nets fwd+bwd", bare_nets),
+            ("renderer fwd+bwd", renderer),
+            ("losses fwd+bwd", losses),
+            ("data loading", data_only),
+            ("train-proxy step", whole_step),
         ]
+        seconds = _interleaved_medians([fn for _, fn in parts], repeats, warmup)
+        out = [Timing(name, t, batch_size) for (name, _), t in zip(parts, seconds, strict=True)]
         del it
     return out
