@@ -176,7 +176,8 @@ class DegradeTiming:
 
     @property
     def cpu_ms_per_image(self) -> float:
-        """CPU time of all its processes per image: robust to other load on the machine."""
+        """CPU time of all its processes per image (less sensitive to other load than
+        images/s, but not immune: shared caches and memory bandwidth)."""
         return (self.cpu_main_s + self.cpu_workers_s) / self.images * 1e3
 
 
@@ -228,40 +229,46 @@ def run_degrade_speed(
     variants: int = 4,
     workers: tuple[int, ...] = (0, 1, 2),
     fmt: str = "png",
+    rounds: int = 1,
     workdir: Path | None = None,
     on_case=None,
-) -> tuple[list[DegradeTiming], bool | None]:
-    """Make the photos, run the plain loop and ``l2r degrade`` with each worker count, in this
-    order; returns the timings (plain first) and whether the outputs are identical (None when
-    they are not comparable: ``l2r degrade`` decodes JPEGs at least twice the GT size at a
-    reduced scale, which changes the GT's pixels, while the plain loop decodes them fully)."""
+) -> tuple[list[DegradeTiming], bool | None, dict[str, list[float]]]:
+    """Make the photos, then ``rounds`` times run the plain loops and ``l2r degrade`` with each
+    worker count, in this order (interleaved, so that a slow spell of the machine hits every
+    case alike). Returns each case's run with the median images/s (plain first), whether the
+    outputs are identical (None when they are not comparable: ``l2r degrade`` decodes JPEGs at
+    least twice the GT size at a reduced scale, which changes the GT's pixels, while the plain
+    loop decodes them fully), and every round's images/s per case."""
     with tempfile.TemporaryDirectory(dir=workdir, prefix="l2r-degrade-speed-") as tmp:
         root = Path(tmp)
         src = make_images(root / "photos", images, size, fmt)
         sizes = {"gt_size": gt_size, "lq_size": lq_size, "variants": variants}
-        out: list[DegradeTiming] = []
-        plain_file = root / "plain.h5"
-        r = _run_case("plain", src, plain_file, 0, sizes)
-        out.append(DegradeTiming("plain", None, **r))
-        if on_case:
-            on_case(out[-1])
-        shared_file = root / "plain-shared.h5"
-        r = _run_case("plain-shared", src, shared_file, 0, sizes)
-        out.append(DegradeTiming("plain, shared FFT", None, **r))
-        if on_case:
-            on_case(out[-1])
         comparable = not (fmt == "jpg" and size >= 2 * gt_size)
-        same = compare_files(plain_file, shared_file)
-        for w in workers:
-            dest = root / f"degrade-w{w}"
-            r = _run_case("degrade", src, dest, w, sizes)
-            out.append(DegradeTiming(f"degrade --workers {w}", w, **r))
-            if on_case:
-                on_case(out[-1])
-            same = same and (not comparable or compare_outputs(plain_file, dest))
-            for p in dest.iterdir():  # free the disk as we go
-                p.unlink()
-        return out, same if comparable else None
+        cases = [("plain", "plain", 0, None), ("plain-shared", "plain, shared FFT", 0, None)]
+        cases += [("degrade", f"degrade --workers {w}", w, w) for w in workers]
+        runs: dict[str, list[DegradeTiming]] = {name: [] for _, name, _, _ in cases}
+        same = True
+        for _ in range(rounds):
+            for case, name, w, shown_workers in cases:
+                dest = root / ("plain.h5" if case == "plain" else f"{case}-w{w}")
+                if dest.exists() and case != "degrade":
+                    dest.unlink()
+                r = _run_case(case, src, dest, w, sizes)
+                runs[name].append(DegradeTiming(name, shown_workers, **r))
+                if on_case:
+                    on_case(runs[name][-1])
+                if case == "plain-shared":
+                    same = same and compare_files(root / "plain.h5", dest)
+                elif case == "degrade":
+                    same = same and (not comparable or compare_outputs(root / "plain.h5", dest))
+                    for p in dest.iterdir():  # free the disk as we go
+                        p.unlink()
+                    dest.rmdir()
+        medians = [
+            sorted(rs, key=lambda t: t.images_per_second)[len(rs) // 2] for rs in runs.values()
+        ]
+        every = {name: [t.images_per_second for t in rs] for name, rs in runs.items()}
+        return medians, same if comparable else None, every
 
 
 if __name__ == "__main__":

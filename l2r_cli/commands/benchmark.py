@@ -131,6 +131,14 @@ def _parse_workers(ctx: click.Context, param: click.Parameter, value: str) -> tu
     metavar="N,N,...",
     help="degrade case: worker counts to time (0 = in-process).",
 )
+@click.option(
+    "--degrade-rounds",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    metavar="R",
+    help="degrade case: run every case R times, interleaved; report medians.",
+)
 @click.option("--json", "json_out", metavar="FILE", help="Also write the results as JSON.")
 @click.pass_obj
 def speed(
@@ -146,6 +154,7 @@ def speed(
     photo_size,
     photo_format,
     degrade_workers,
+    degrade_rounds,
     json_out,
 ) -> None:
     """Per-step time of the proxy's nets vs renderer vs losses vs data loading, and img/s;
@@ -159,7 +168,9 @@ def speed(
     """
     payload: dict = {}
     if case in ("degrade", "all"):
-        payload["degrade"] = _degrade_speed(images, photo_size, photo_format, degrade_workers)
+        payload["degrade"] = _degrade_speed(
+            images, photo_size, photo_format, degrade_workers, degrade_rounds
+        )
     if case in ("proxy", "all"):
         payload.update(_proxy_speed(g, batch_size, image_size, nf, repeats, num_workers, data))
     if json_out:
@@ -167,7 +178,7 @@ def speed(
         info(f"wrote {json_out}")
 
 
-def _degrade_speed(images: int, size: int, fmt: str, workers: tuple[int, ...]) -> dict:
+def _degrade_speed(images: int, size: int, fmt: str, workers: tuple[int, ...], rounds: int) -> dict:
     """Run and print the degrade case; returns its JSON payload."""
     import os
 
@@ -175,17 +186,19 @@ def _degrade_speed(images: int, size: int, fmt: str, workers: tuple[int, ...]) -
 
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     with console.status(f"degrade case: {images} synthetic {size}px {fmt} photos..."):
-        timings, same = run_degrade_speed(
+        timings, same, every = run_degrade_speed(
             images=images,
             size=size,
             workers=workers,
             fmt=fmt,
+            rounds=rounds,
             on_case=lambda t: info(f"  {t.name}: {t.images_per_second:.1f} images/s"),
         )
     base, shared = timings[0].images_per_second, timings[1].images_per_second
     t = Table(
         title=f"l2r degrade vs a plain loop: {images} photos {size}px {fmt} -> GT 256, 4x32",
-        caption="×shared: relative to the plain loop with the shared FFT; MB: peak resident",
+        caption="×shared: relative to the plain loop with the shared FFT; MB: peak resident"
+        + (f"; median of {rounds} interleaved rounds" if rounds > 1 else ""),
     )
     cols = ("case", "img/s", "×plain", "×shared", "s", "CPU ms/img", "MB main (start)")
     for col in (*cols, "MB worker"):
@@ -217,6 +230,8 @@ def _degrade_speed(images: int, size: int, fmt: str, workers: tuple[int, ...]) -
         "photo_size": size,
         "photo_format": fmt,
         "cpus": os.cpu_count(),
+        "rounds": rounds,
+        "img_per_s_every_round": every,
         "load_average_before": load_before,
         "load_average_after": load,
         "outputs_identical": same,
