@@ -28,6 +28,7 @@ imports torch) is imported inside the main-side functions only.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import hashlib
 import io
 import json
@@ -463,6 +464,23 @@ def _init_worker(ctx: _WorkerContext) -> None:
     # Ctrl-C goes to the whole process group: let the main process alone decide to stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_with, args=(ctx.main_pid,), daemon=True).start()
+    _keep_heap()
+
+
+def _keep_heap() -> None:
+    """glibc only: keep freed memory in this worker instead of returning it to the OS.
+
+    Each image allocates and frees about 10 MB of FFT buffers. By default glibc gives such
+    blocks back (munmap, heap trimming), so the next image page-faults them in and has them
+    zeroed again. That cost about a quarter of a worker's time on 256-pixel images. The
+    worker's resident memory stays near its peak instead, a few tens of MB.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-1, 512 << 20)  # M_TRIM_THRESHOLD: trim only above 512 MB free at the top
+        libc.mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD: heap, not mmap, for blocks below 32 MB
+    except (OSError, AttributeError):  # not glibc: nothing to tune
+        pass
 
 
 def _exit_with(pid: int) -> None:
