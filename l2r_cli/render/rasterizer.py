@@ -22,6 +22,7 @@ the edge of a triangle. Depth interpolation is perspective-correct: z = 1 / sum_
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -80,14 +81,18 @@ def _interp_depth(tri: Tensor, w0: Tensor, w1: Tensor, w2: Tensor) -> Tensor:
     return 1.0 / (w0 / z0 + w1 / z1 + w2 / z2)
 
 
-def _pow2_buckets(length: Tensor) -> list[tuple[int, int]]:
-    """(lo, hi] ranges 0-1, 1-2, 2-4, ... covering ``length.max()``."""
+def _bucketed_chunks(length: Tensor, dtype: torch.dtype) -> Iterator[tuple[Tensor, Tensor]]:
+    """Group the items of ``length`` (n,) into power-of-two windows (0, 1], (1, 2], (2, 4], ...
+    and yield (indices (k,), offsets (1, window)) in chunks of at most ``_CHUNK`` candidates."""
     top = int(length.max().item()) if length.numel() else 0
-    out, lo, hi = [], 0, 1
+    lo, hi = 0, 1
     while lo < top:
-        out.append((lo, hi))
+        (sel,) = ((length > lo) & (length <= hi)).nonzero(as_tuple=True)
+        off = torch.arange(hi, device=length.device, dtype=dtype).view(1, -1)
+        step = max(1, _CHUNK // hi)
+        for s in range(0, sel.numel(), step):
+            yield sel[s : s + step], off
         lo, hi = hi, hi * 2
-    return out
 
 
 def _row_spans(tri: Tensor, py: Tensor) -> tuple[Tensor, Tensor]:
@@ -143,24 +148,17 @@ def _zbuffer_faces(tri: Tensor, h: int, w: int) -> Tensor:
 
     # Stage 1: (face, row) pairs and each row's span [xl, xr] clipped to the face's box.
     r_face, r_y, r_xl, r_len = [], [], [], []
-    for lo, hi in _pow2_buckets(rows):
-        (sel,) = ((rows > lo) & (rows <= hi)).nonzero(as_tuple=True)
-        if sel.numel() == 0:
-            continue
-        off = torch.arange(hi, device=dev, dtype=tri.dtype).view(1, -1)
-        step = max(1, _CHUNK // hi)
-        for s in range(0, sel.numel(), step):
-            cs = sel[s : s + step]
-            py = ymin_v[cs].unsqueeze(-1) + off  # (n, hi)
-            xl, xr = _row_spans(tri_v[cs], py)
-            xl = torch.maximum(xl, xmin_v[cs].unsqueeze(-1))
-            xr = torch.minimum(xr, xmax_v[cs].unsqueeze(-1))
-            keep = (py <= ymax_v[cs].unsqueeze(-1)) & (xr >= xl)
-            ci, ck = keep.nonzero(as_tuple=True)
-            r_face.append(cs[ci])
-            r_y.append(py[ci, ck])
-            r_xl.append(xl[ci, ck])
-            r_len.append((xr[ci, ck] - xl[ci, ck] + 1).long())
+    for cs, off in _bucketed_chunks(rows, tri.dtype):
+        py = ymin_v[cs].unsqueeze(-1) + off  # (n, window)
+        xl, xr = _row_spans(tri_v[cs], py)
+        xl = torch.maximum(xl, xmin_v[cs].unsqueeze(-1))
+        xr = torch.minimum(xr, xmax_v[cs].unsqueeze(-1))
+        keep = (py <= ymax_v[cs].unsqueeze(-1)) & (xr >= xl)
+        ci, ck = keep.nonzero(as_tuple=True)
+        r_face.append(cs[ci])
+        r_y.append(py[ci, ck])
+        r_xl.append(xl[ci, ck])
+        r_len.append((xr[ci, ck] - xl[ci, ck] + 1).long())
     if not r_face:
         return torch.full((b, h, w), -1, dtype=torch.long, device=dev)
     row_face, row_y, row_xl, row_len = (torch.cat(t) for t in (r_face, r_y, r_xl, r_len))
@@ -169,34 +167,25 @@ def _zbuffer_faces(tri: Tensor, h: int, w: int) -> Tensor:
     flat_all: list[Tensor] = []
     z_all: list[Tensor] = []
     f_all: list[Tensor] = []
-    for lo, hi in _pow2_buckets(row_len):
-        (sel,) = ((row_len > lo) & (row_len <= hi)).nonzero(as_tuple=True)
-        if sel.numel() == 0:
-            continue
-        off = torch.arange(hi, device=dev, dtype=tri.dtype).view(1, -1)
-        step = max(1, _CHUNK // hi)
-        for s in range(0, sel.numel(), step):
-            cs = sel[s : s + step]
-            vf = row_face[cs]
-            ctri = tri_v[vf]  # (n, 3, 3)
-            px = row_xl[cs].unsqueeze(-1) + off  # (n, hi)
-            py = row_y[cs].unsqueeze(-1).expand_as(px)
-            w0, w1, w2, _ = _barycentric(ctri, px, py)
-            zp = _interp_depth(ctri, w0, w1, w2)
-            inside = (
-                (off < row_len[cs].unsqueeze(-1))
-                & (w0 >= -_EPS)
-                & (w1 >= -_EPS)
-                & (w2 >= -_EPS)
-                & (zp > 1e-6)
-            )
-            ci, ck = inside.nonzero(as_tuple=True)
-            if ci.numel() == 0:
-                continue
-            pix = py[ci, ck].long() * w + px[ci, ck].long()
-            flat_all.append(bi[vf[ci]] * (h * w) + pix)
-            z_all.append(zp[ci, ck])
-            f_all.append(fi[vf[ci]])
+    for cs, off in _bucketed_chunks(row_len, tri.dtype):
+        vf = row_face[cs]
+        ctri = tri_v[vf]  # (n, 3, 3)
+        px = row_xl[cs].unsqueeze(-1) + off  # (n, window)
+        py = row_y[cs].unsqueeze(-1).expand_as(px)
+        w0, w1, w2, _ = _barycentric(ctri, px, py)
+        zp = _interp_depth(ctri, w0, w1, w2)
+        inside = (
+            (off < row_len[cs].unsqueeze(-1))
+            & (w0 >= -_EPS)
+            & (w1 >= -_EPS)
+            & (w2 >= -_EPS)
+            & (zp > 1e-6)
+        )
+        ci, ck = inside.nonzero(as_tuple=True)
+        pix = py[ci, ck].long() * w + px[ci, ck].long()
+        flat_all.append(bi[vf[ci]] * (h * w) + pix)
+        z_all.append(zp[ci, ck])
+        f_all.append(fi[vf[ci]])
 
     face_idx = torch.full((b * h * w,), -1, dtype=torch.long, device=dev)
     if flat_all:
