@@ -33,8 +33,13 @@ def benchmark() -> None:
 )
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
 @click.option("--json", "json_out", metavar="FILE", help="Also write the results as JSON.")
+@click.option(
+    "--diagnose",
+    is_flag=True,
+    help="Also fit predicted pose and relief to the true ones (l2r synth data only).",
+)
 @click.pass_obj
-def bfm(g, data, ckpts, baseline, split, input_field, batch_size, json_out) -> None:
+def bfm(g, data, ckpts, baseline, split, input_field, batch_size, json_out, diagnose) -> None:
     """SIDE and MAD (mean ± std) on a test split, Unsup3D's BFM protocol (paper Table 4).
 
     \b
@@ -68,10 +73,38 @@ def bfm(g, data, ckpts, baseline, split, input_field, batch_size, json_out) -> N
             f"{r['mad_mean']:.2f} ± {r['mad_std']:.2f}",
         )
     console.print(t)
+    payload = {"data": str(data), "split": split, "input": input_field, "results": rows}
+    if diagnose:
+        payload["diagnosis"] = _diagnose_table(predictors, data, split, batch_size, device)
     if json_out:
-        payload = {"data": str(data), "split": split, "input": input_field, "results": rows}
         Path(json_out).write_text(json.dumps(payload, indent=2))
         info(f"wrote {json_out}")
+
+
+def _diagnose_table(predictors, data, split, batch_size, device) -> list[dict]:
+    """Print pose and relief fits of the trained predictors; returns their summaries."""
+    from l2r_cli.benchmark.diagnose import diagnose
+    from l2r_cli.predictor import ConstantDepthPredictor
+
+    rows = []
+    t = Table(title="Pose and relief against the true factors (slope 1 / ratio 1 = right scale)")
+    for col in ("model", "yaw corr", "yaw slope", "pitch corr", "pitch slope", "relief ratio"):
+        t.add_column(col)
+    for p in predictors:
+        if isinstance(p, ConstantDepthPredictor):
+            continue
+        d = diagnose(p, data, split, batch_size, device).summary()
+        rows.append({"name": p.name, **d})
+        t.add_row(
+            p.name,
+            f"{d['yaw_corr']:.3f}",
+            f"{d['yaw_slope']:.3f}",
+            f"{d['pitch_corr']:.3f}",
+            f"{d['pitch_slope']:.3f}",
+            f"{d['relief_ratio']:.2f} ({d['relief_pred']:.4f} / {d['relief_true']:.4f})",
+        )
+    console.print(t)
+    return rows
 
 
 def _parse_workers(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:
