@@ -57,6 +57,12 @@ class ProxyModelConfig:
     depth_smooth: int = 1
     """Average-pool the raw depth by this factor and upsample it bicubically back, so the
     depth has S/depth_smooth degrees of freedom per side (1 = Unsup3D's per-pixel depth)."""
+    basrelief_gain: bool = False
+    """Learn one global scalar g that moves every prediction along the bas-relief family: the
+    relief (mean-free raw depth, before tanh) times exp(-g), pitch and yaw times exp(g), the
+    light's lateral components (dx, dy) times exp(g). A face twice as deep, turned half as far
+    and lit from half as far to the side looks almost the same, so the nets drift along that
+    family only slowly; g moves along it at ``optim.gain_lr`` (see docs/proxy.md)."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,8 @@ class OptimConfig:
     """Adam beta2."""
     weight_decay: float = 5e-4
     """L2 weight decay."""
+    gain_lr: float = 1e-2
+    """Learning rate of the proxy's bas-relief gain (``model.basrelief_gain``); no weight decay."""
 
 
 @dataclass(frozen=True)

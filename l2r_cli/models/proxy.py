@@ -58,6 +58,25 @@ class ProxyRender:
     recon_mask: Tensor
 
 
+class BasReliefGain(nn.Module):
+    """One learned scalar g shared by all images (0 at the start).
+
+    Scales the relief by exp(-g), pitch and yaw by exp(g) and the light's lateral direction by
+    exp(g): to first order the photometric loss cannot tell these apart (the generalised
+    bas-relief ambiguity of shape from shading, and the depth-rotation ambiguity of two views),
+    so the nets' many weights drift along that family only slowly. g is a single coordinate
+    along it, whose gradient is the loss's slope along the family.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.log_gain = nn.Parameter(torch.zeros(()))
+
+    def forward(self) -> Tensor:
+        """-> exp(g), a scalar tensor (relief is divided by it, angles and light multiplied)."""
+        return self.log_gain.exp()
+
+
 class Proxy(nn.Module):
     """Unsup3D's nets, their output post-processing, and the renderer that ties them together."""
 
@@ -75,6 +94,7 @@ class Proxy(nn.Module):
         self.net_light = Encoder(3, 4, s, cfg.nf_pose)
         self.net_view = Encoder(3, 6, s, cfg.nf_pose)
         self.net_conf = ConfNet(3, s, cfg.nf, cfg.conf_zdim) if cfg.use_conf else None
+        self.basrelief = BasReliefGain() if cfg.basrelief_gain else None
         self.renderer = Renderer(s, cfg.fov, cfg.min_depth, cfg.max_depth)
 
     def _apply(self, fn, recurse: bool = True):  # keep the renderer's buffers with the module
@@ -89,16 +109,19 @@ class Proxy(nn.Module):
         c = self.cfg
         return c.border_depth_mix * c.max_depth + (1 - c.border_depth_mix) * c.min_depth
 
-    def postprocess_depth(self, raw: Tensor) -> Tensor:
+    def postprocess_depth(self, raw: Tensor, gain: Tensor | None = None) -> Tensor:
         """raw: (B, S, S) -> depth (B, S, S): optionally smooth (``depth_smooth``), subtract the
-        per-image mean, tanh, rescale to [min, max], and pin the two border columns on each side
-        to the border depth."""
+        per-image mean, multiply by ``gain`` (a scalar tensor) when given, tanh, rescale to
+        [min, max], and pin the two border columns on each side to the border depth."""
         c = self.cfg
         if c.depth_smooth > 1:
             s = raw.shape[-1]
             low = F.avg_pool2d(raw.unsqueeze(1), c.depth_smooth)
             raw = F.interpolate(low, size=(s, s), mode="bicubic", align_corners=False).squeeze(1)
-        d = (raw - raw.flatten(1).mean(1).view(-1, 1, 1)).tanh()
+        d = raw - raw.flatten(1).mean(1).view(-1, 1, 1)
+        if gain is not None:
+            d = d * gain
+        d = d.tanh()
         d = (1 + d) / 2 * c.max_depth + (1 - d) / 2 * c.min_depth
         border = torch.zeros_like(d[:1])
         border[..., :2] = 1
@@ -126,10 +149,19 @@ class Proxy(nn.Module):
         s = self.cfg.image_size
         if image.dim() != 4 or image.shape[1:] != (3, s, s):
             raise ValueError(f"image must be (B, 3, {s}, {s}), got {tuple(image.shape)}")
-        depth = self.postprocess_depth(n.get("net_depth", self.net_depth)(image).squeeze(1))
+        raw_depth = n.get("net_depth", self.net_depth)(image).squeeze(1)
+        raw_view = n.get("net_view", self.net_view)(image)
+        raw_light = n.get("net_light", self.net_light)(image)
+        relief_gain = None
+        if self.basrelief is not None:
+            gain = n.get("basrelief", self.basrelief)()
+            relief_gain = 1 / gain
+            raw_view = torch.cat([raw_view[:, :2] * gain, raw_view[:, 2:]], 1)
+            raw_light = torch.cat([raw_light[:, :2], raw_light[:, 2:4] * gain], 1)
+        depth = self.postprocess_depth(raw_depth, relief_gain)
         albedo = n.get("net_albedo", self.net_albedo)(image)
-        light = light_from_raw(n.get("net_light", self.net_light)(image))
-        view = self.postprocess_view(n.get("net_view", self.net_view)(image))
+        light = light_from_raw(raw_light)
+        view = self.postprocess_view(raw_view)
         sigma = sigma_perc = None
         if self.net_conf is not None:
             sigma, sigma_perc = n.get("net_conf", self.net_conf)(image)

@@ -20,7 +20,7 @@ from l2r_cli.render import Light, shade
 from l2r_cli.stages.base import Stage
 from l2r_cli.viz import depth_tile, grid, normal_tile, to_uint8
 
-_NETS = ("net_depth", "net_albedo", "net_light", "net_view", "net_conf")
+_NETS = ("net_depth", "net_albedo", "net_light", "net_view", "net_conf", "basrelief")
 
 
 def make_adam(params, lr: float, betas: tuple[float, float], weight_decay: float, device):
@@ -70,9 +70,13 @@ class ProxyStage(Stage):
         # gradient, which DistributedDataParallel must be told about.
         self.ddp_find_unused_parameters = self.vgg is None
         o = cfg.optim
-        self._opt = make_adam(
-            self.model.parameters(), o.lr, (o.beta1, o.beta2), o.weight_decay, device
-        )
+        br = self.model.basrelief
+        gains = list(br.parameters()) if br is not None else []
+        nets = [p for n, p in self.model.named_parameters() if not n.startswith("basrelief.")]
+        groups: list[dict] = [{"params": nets}]
+        if gains:
+            groups.append({"params": gains, "lr": o.gain_lr, "weight_decay": 0.0})
+        self._opt = make_adam(groups, o.lr, (o.beta1, o.beta2), o.weight_decay, device)
         self.fwd: dict[str, nn.Module] = {}
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
@@ -81,7 +85,8 @@ class ProxyStage(Stage):
 
     def wrap(self, fn: Callable[[nn.Module], nn.Module]) -> None:
         """Use ``fn``-wrapped nets (DDP) in the forward pass."""
-        self.fwd = {n: fn(getattr(self.model, n)) for n in _NETS if getattr(self.model, n)}
+        present = [n for n in _NETS if getattr(self.model, n) is not None]
+        self.fwd = {n: fn(getattr(self.model, n)) for n in present}
 
     def compute_loss(
         self, image: Tensor
@@ -97,6 +102,8 @@ class ProxyStage(Stage):
         l1f = photometric_nll(r.recon_image[b:], image, None if sig is None else sig[:, 1:], mask)
         loss = l1 + lc.lam_flip * l1f
         logs = {"l1": l1.item(), "l1_flip": l1f.item()}
+        if self.model.basrelief is not None:
+            logs["basrelief_gain"] = self.model.basrelief.log_gain.exp().item()
         if self.vgg is not None:
             feats = self.vgg(torch.cat([r.recon_image, image], 0))
             fr, ff, fi = feats[:b], feats[b : 2 * b], feats[2 * b :]

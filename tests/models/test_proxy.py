@@ -85,3 +85,33 @@ def test_gradients_reach_every_net():
         grads = [p.grad for p in getattr(m, name).parameters()]
         assert all(g is not None for g in grads), name
         assert sum(float(g.abs().sum()) for g in grads) > 0, name
+
+
+def test_basrelief_gain_moves_along_the_family():
+    torch.manual_seed(0)
+    image = torch.rand(2, 3, 32, 32) * 2 - 1
+    m = Proxy(replace(TINY, basrelief_gain=True))
+    f0 = m.factors(image)  # g = 0: same as without the gain
+    plain = Proxy(replace(TINY, basrelief_gain=False))
+    weights = {k: v for k, v in m.state_dict().items() if not k.startswith("basrelief")}
+    plain.load_state_dict(weights)
+    ref = plain.factors(image)
+    assert torch.equal(f0.depth, ref.depth) and torch.equal(f0.view, ref.view)
+    with torch.no_grad():
+        m.basrelief.log_gain.fill_(math.log(2.0))
+    f2 = m.factors(image)
+    raw = m.net_depth(image).squeeze(1)
+    assert torch.allclose(f2.depth, m.postprocess_depth(raw, torch.tensor(0.5)))
+    assert torch.allclose(f2.view[:, :2], 2 * f0.view[:, :2])  # pitch, yaw doubled
+    assert torch.equal(f2.view[:, 2:], f0.view[:, 2:])  # roll and translation untouched
+    lateral = lambda d: d[:, :2] / d[:, 2:3]  # noqa: E731  (dx, dy) of normalize(dx, dy, 1)
+    assert torch.allclose(lateral(f2.light.direction), 2 * lateral(f0.light.direction), atol=1e-6)
+    assert torch.equal(f2.light.ambient, f0.light.ambient)
+
+
+def test_basrelief_gain_gets_gradient():
+    m = Proxy(replace(TINY, basrelief_gain=True))
+    f = m.factors(torch.rand(2, 3, 32, 32) * 2 - 1)
+    r = m.render(f)
+    r.recon_image.mean().backward()
+    assert m.basrelief.log_gain.grad is not None and m.basrelief.log_gain.grad != 0

@@ -112,3 +112,22 @@ def _init(tmp_path: Path) -> dict[str, torch.Tensor]:
     torch.manual_seed(0)
     cfg = replace(ProxyModelConfig(), nf=8, zdim=16, image_size=32)
     return Proxy(cfg).state_dict()
+
+
+def test_basrelief_gain_has_its_own_learning_rate_and_no_decay():
+    from dataclasses import replace
+
+    from l2r_cli.config import OptimConfig, ProxyModelConfig, ProxyRunConfig
+    from l2r_cli.stages.proxy import ProxyStage
+
+    cfg = ProxyRunConfig(
+        model=ProxyModelConfig(image_size=32, nf=8, zdim=16, basrelief_gain=True),
+        optim=replace(OptimConfig(), lr=1e-4, gain_lr=3e-2),
+    )
+    stage = ProxyStage(cfg, torch.device("cpu"))
+    nets, gain = stage.optimizers()["proxy"].param_groups
+    assert nets["lr"] == 1e-4 and nets["weight_decay"] == 5e-4
+    assert gain["lr"] == 3e-2 and gain["weight_decay"] == 0.0
+    assert gain["params"] == [stage.model.basrelief.log_gain]
+    n_model = sum(1 for _ in stage.model.parameters())
+    assert len(nets["params"]) + 1 == n_model
