@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job on a bundled default, until `l2r reconstruct` exists: synthesise a small face set
 # with exact ground truth, train the 3D proxy briefly on CPU, and benchmark its geometry against
-# a constant-depth baseline. About 5 minutes on 2 CPU cores. Output: demo_out/.
+# a constant-depth baseline. About 6 minutes on 2 CPU cores. Output: demo_out/.
 # 600 steps (about 4 min of training) already beat the constant baseline on MAD (26 vs 36 deg.);
 # the 45-minute numbers are in docs/RESULTS.md.
 set -euo pipefail

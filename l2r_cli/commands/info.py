@@ -1,9 +1,14 @@
-"""`l2r info PATH`: describe a dataset directory or a checkpoint; non-zero exit when invalid."""
+"""`l2r info PATH`: describe a dataset directory, an l2r checkpoint or a StyleGAN2 weights file
+(rosinality's layout, e.g. an l2r prior.pt); non-zero exit when invalid."""
 
 from __future__ import annotations
 
+import argparse
 import json
+import warnings
+import zipfile
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.table import Table
@@ -13,7 +18,8 @@ from l2r_cli.errors import L2RError
 
 
 def describe(path: Path) -> dict:
-    """Dataset directories have a manifest.json; anything else is tried as a checkpoint."""
+    """Dataset directories have a manifest.json; files holding ``g_ema`` are StyleGAN2 weights;
+    anything else is tried as an l2r checkpoint (whose loader explains what is wrong)."""
     from l2r_cli.data.dataset import describe_dataset
     from l2r_cli.engine.checkpoint import describe_checkpoint
 
@@ -23,20 +29,78 @@ def describe(path: Path) -> dict:
         return describe_dataset(path)
     if path.is_dir() and not (path / "checkpoints").is_dir():
         raise L2RError(f"{path}: neither an l2r dataset (no manifest.json) nor a run directory")
+    if path.is_file():
+        top = _peek(path)
+        if isinstance(top, dict) and "format" not in top:
+            if "g_ema" in top or "style.1.weight" in top or "input.input" in top:
+                return describe_stylegan2(path, top)
+            keys = ", ".join(sorted(map(str, top))[:5]) or "nothing"
+            raise L2RError(
+                f"{path} is neither an l2r checkpoint (no 'format' entry) nor StyleGAN2 weights "
+                f"in rosinality's layout (no 'g_ema' entry); it holds {keys}"
+            )
+        if top is None and path.suffix == ".pkl":
+            from l2r_cli.models.stylegan2 import load_stylegan2
+
+            load_stylegan2(path)  # refuses it, with the conversion hint of docs/weights.md
     return describe_checkpoint(path)
+
+
+def _peek(path: Path) -> Any:
+    """The file's top-level object, read safely (``weights_only``; argparse ``Namespace``
+    allowed as in rosinality checkpoints; tensors memory-mapped when the format allows), or
+    None when it cannot be read that way (the specific loaders then say why)."""
+    import torch
+
+    kwargs = {"mmap": True} if zipfile.is_zipfile(path) else {}
+    try:
+        with warnings.catch_warnings(), torch.serialization.safe_globals([argparse.Namespace]):
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True, **kwargs)
+    except Exception:  # noqa: BLE001 - any failure: describe_checkpoint names it
+        return None
+
+
+def describe_stylegan2(path: Path, ckpt: dict) -> dict:
+    """Summary of StyleGAN2 weights (rosinality's layout) for ``l2r info``: architecture read
+    from the shapes, every key and shape checked (one-line L2RError otherwise)."""
+    from l2r_cli.models.stylegan2 import stylegan2_from_checkpoint
+
+    g, d, _, sg = stylegan2_from_checkpoint(ckpt, str(path))
+    gc = sg.generator
+    out: dict[str, Any] = {
+        "kind": "stylegan2",
+        "path": str(path),
+        "size_bytes": path.stat().st_size,
+        "size": gc.size,
+        "style_dim": gc.style_dim,
+        "n_mlp": gc.n_mlp,
+        "n_latent": gc.n_latent,
+        "channel_multiplier": gc.channel_multiplier if gc.channels is None else None,
+        "widths": " ".join(f"{r}:{c}" for r, c in gc.widths().items()),
+        "g_ema_parameters": sum(p.numel() for p in g.parameters()),
+        "discriminator": d is not None,
+        "latent_avg": sg.has_latent_avg,
+        "ignored": list(sg.ignored),
+    }
+    if d is not None and sg.discriminator is not None:
+        out["d_widths"] = " ".join(f"{r}:{c}" for r, c in sg.discriminator.widths().items())
+        out["d_parameters"] = sum(p.numel() for p in d.parameters())
+    return out
 
 
 @click.command("info")
 @click.argument("path", type=click.Path(path_type=Path), metavar="PATH")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def info(path: Path, as_json: bool) -> None:
-    """Describe an l2r dataset or checkpoint (kind, stage, sizes, config).
+    """Describe an l2r dataset, checkpoint or StyleGAN2 weights file (kind, sizes, config).
 
     \b
     Example:
       l2r info data/synth
       l2r info runs/proxy            # its latest checkpoint
       l2r info runs/proxy/checkpoints/epoch_001.pt
+      l2r info runs/prior/prior.pt   # StyleGAN2 (rosinality layout): size, widths, n_mlp
     """
     d = describe(path)
     if as_json:

@@ -17,6 +17,14 @@ a forked RNG, so turning them on or off does not change the training either.
 Ctrl-C (SIGINT) and SIGTERM are deferred to the end of the current step; all ranks agree to
 stop, a checkpoint is written, and KeyboardInterrupt is raised. A second signal interrupts
 at once without a checkpoint.
+
+Two optional stage hooks, both run on rank 0 only, without gradients and under a forked RNG
+(so they never change the training):
+
+* ``stage.export(out_dir)`` after every checkpoint: files other programs read (the prior
+  stage writes ``prior.pt`` in rosinality's StyleGAN2 layout);
+* ``stage.evaluate() -> {name: number}`` after every epoch (after the panel): logged to
+  ``log.jsonl`` as ``{"step", "epoch", "eval": {...}, "time"}`` and printed.
 """
 
 from __future__ import annotations
@@ -324,6 +332,10 @@ class Trainer:
             for name in names:
                 ck.copy_checkpoint(self.last_path, self.ckpt_dir / name)
             ck.prune_step_checkpoints(self.out_dir, self.cfg.keep_last)
+            export = getattr(self.stage, "export", None)
+            if export is not None:
+                with _forked_rng(self.dist.device), torch.no_grad():
+                    export(self.out_dir)
         self._saved_step = self.step
         barrier(self.dist)
         return self.last_path
@@ -444,5 +456,28 @@ class Trainer:
         self._checkpoint(names)
         if self.cfg.panels and self.dist.is_main:
             self._write_panel(self.epoch)
+        scores = self._evaluate() if self.dist.is_main else {}
         barrier(self.dist)
-        info(f"epoch {self.epoch}/{self.cfg.epochs} done at step {self.step}")
+        line = f"epoch {self.epoch}/{self.cfg.epochs} done at step {self.step}"
+        if scores:
+            line += ": " + "  ".join(
+                f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in scores.items()
+            )
+        info(line)
+
+    def _evaluate(self) -> dict[str, Any]:
+        """Run ``stage.evaluate()`` if the stage has one; log and return its scores."""
+        evaluate = getattr(self.stage, "evaluate", None)
+        if evaluate is None:
+            return {}
+        self.stage.eval()
+        try:
+            with _forked_rng(self.dist.device), torch.no_grad():
+                scores = dict(evaluate())
+        finally:
+            self.stage.train()
+        if scores:
+            rec = {"step": self.step, "epoch": self.epoch, "eval": scores, "time": time.time()}
+            with open(self.out_dir / "log.jsonl", "a") as fh:
+                fh.write(json.dumps(rec) + "\n")
+        return scores
