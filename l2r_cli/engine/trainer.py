@@ -18,8 +18,8 @@ Ctrl-C (SIGINT) and SIGTERM are deferred to the end of the current step; all ran
 stop, a checkpoint is written, and KeyboardInterrupt is raised. A second signal interrupts
 at once without a checkpoint.
 
-Two optional stage hooks, both run on rank 0 only, without gradients and under a forked RNG
-(so they never change the training):
+Two stage hooks (no-ops by default in ``Stage``), both run on rank 0 only, without gradients
+and under a forked RNG (so they never change the training):
 
 * ``stage.export(out_dir)`` after every checkpoint: files other programs read (the prior
   stage writes ``prior.pt`` in rosinality's StyleGAN2 layout);
@@ -332,10 +332,8 @@ class Trainer:
             for name in names:
                 ck.copy_checkpoint(self.last_path, self.ckpt_dir / name)
             ck.prune_step_checkpoints(self.out_dir, self.cfg.keep_last)
-            export = getattr(self.stage, "export", None)
-            if export is not None:
-                with _forked_rng(self.dist.device), torch.no_grad():
-                    export(self.out_dir)
+            with _forked_rng(self.dist.device), torch.no_grad():
+                self.stage.export(self.out_dir)
         self._saved_step = self.step
         barrier(self.dist)
         return self.last_path
@@ -466,14 +464,11 @@ class Trainer:
         info(line)
 
     def _evaluate(self) -> dict[str, Any]:
-        """Run ``stage.evaluate()`` if the stage has one; log and return its scores."""
-        evaluate = getattr(self.stage, "evaluate", None)
-        if evaluate is None:
-            return {}
+        """Run ``stage.evaluate()``; log and return its scores (none by default)."""
         self.stage.eval()
         try:
             with _forked_rng(self.dist.device), torch.no_grad():
-                scores = dict(evaluate())
+                scores = dict(self.stage.evaluate())
         finally:
             self.stage.train()
         if scores:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -69,6 +70,15 @@ class Stage(ABC):
     @abstractmethod
     def panel(self, batch: dict[str, Tensor]) -> np.ndarray:
         """A visual summary of ``batch`` as uint8 ``(H, W, 3)``; called without gradients."""
+
+    def export(self, out_dir: Path) -> None:
+        """Write files other programs read into the run directory after every checkpoint
+        (rank 0, no gradients, forked RNG). Default: nothing."""
+        return None
+
+    def evaluate(self) -> dict[str, float]:
+        """Per-epoch scores for the log (rank 0, no gradients, forked RNG). Default: none."""
+        return {}
 
     def wrap(self, fn: Callable[[nn.Module], nn.Module]) -> None:
         """Route forward passes of trainable nets through ``fn(net)`` (the engine's DDP wrap).
