@@ -216,6 +216,98 @@ class PriorRunConfig:
     eval: PriorEvalConfig = field(default_factory=PriorEvalConfig)
 
 
+@dataclass(frozen=True)
+class ArnModelConfig:
+    """The ARN's architecture as flags/TOML (``l2r_cli.models.arn.ArnConfig``; docs/arn.md).
+
+    The generator's architecture is not here: it is read from the prior file (``--prior``),
+    and the ARN's input and albedo sizes are the proxy's image size.
+    """
+
+    output_size: int = 256
+    """Side of the restored albedo and of the re-render (paper: 256); a power of two no larger
+    than the generator; 0 = the generator's size."""
+    n_styles: int = 0
+    """n: style codes (1..generator stages); 0 = one per stage (the paper's n = 9)."""
+    guided_stages: int = 4
+    """k: generator stages 4x4, 8x8, ... that receive the albedo's spatial guidance."""
+    prior_stages: int = 4
+    """m: last generator stages whose features the prior decoder reads."""
+    nf: int = 64
+    """Base width of the style and albedo encoders."""
+    zdim: int = 256
+    """Bottleneck width of the style and albedo encoders."""
+    mapping_layers: int = 8
+    """Linear layers of the style mapping MLP."""
+    mapping_lr_mul: float = 1.0
+    """Equalized-lr multiplier of the mapping layers."""
+    noise: str = "zero"
+    """Generator noise: 'zero', 'stored' or 'random'."""
+    use_prior: bool = True
+    """False = Table 3 "w/o StyleGAN prior": the prior file's architecture, random init, trained."""
+    multi_style: bool = True
+    """False = Table 3 "w/o multi-style code"."""
+    spatial_guidance: bool = True
+    """False = Table 3 "w/o spatial guidance"."""
+    prior_decoder: bool = True
+    """False = Table 3 "w/o prior decoder"."""
+
+
+@dataclass(frozen=True)
+class ArnLossConfig:
+    """Eqn. (7) without the adversarial and smoothness terms."""
+
+    lam_flip: float = 0.5
+    """Weight of the flipped re-render's loss."""
+    use_sigma: bool = True
+    """Weight the photometric loss by the frozen proxy's confidence, upsampled to the output
+    size (False = plain masked L1)."""
+
+
+@dataclass(frozen=True)
+class ArnOptimConfig:
+    """Adam of the ARN (paper: lr 1e-4; betas and weight decay unstated)."""
+
+    lr: float = 1e-4
+    """Learning rate."""
+    beta1: float = 0.9
+    """Adam beta1."""
+    beta2: float = 0.999
+    """Adam beta2."""
+    weight_decay: float = 0.0
+    """L2 weight decay."""
+
+
+@dataclass(frozen=True)
+class ArnSourcesConfig:
+    """The frozen inputs of the ARN stage: paths and content hashes (checked on resume and load)."""
+
+    proxy: str = ""
+    """The proxy checkpoint file (a run directory is resolved to its last.pt)."""
+    prior: str = ""
+    """The StyleGAN2 prior file (rosinality layout); without use_prior only its architecture."""
+    proxy_sha256: str = ""
+    """SHA-256 of the proxy file, filled in when training starts."""
+    prior_sha256: str = ""
+    """SHA-256 of the prior file, filled in when training starts."""
+
+
+def _arn_train() -> TrainConfig:
+    return TrainConfig(batch_size=16, input="lq")
+
+
+@dataclass(frozen=True)
+class ArnRunConfig:
+    """Everything `l2r train-arn` needs."""
+
+    model: ArnModelConfig = field(default_factory=ArnModelConfig)
+    loss: ArnLossConfig = field(default_factory=ArnLossConfig)
+    optim: ArnOptimConfig = field(default_factory=ArnOptimConfig)
+    train: TrainConfig = field(default_factory=_arn_train)
+    """Paper: batch 16; ``input`` must be 'lq' (the ARN always sees the degraded images)."""
+    sources: ArnSourcesConfig = field(default_factory=ArnSourcesConfig)
+
+
 def to_dict(cfg: Any) -> dict[str, Any]:
     """A plain, JSON/TOML-serialisable dict of a config dataclass tree."""
     return dataclasses.asdict(cfg)

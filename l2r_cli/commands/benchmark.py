@@ -13,7 +13,7 @@ from l2r_cli.console import console, info
 
 @click.group("benchmark")
 def benchmark() -> None:
-    """Evaluate checkpoints (bfm) and measure speed (speed)."""
+    """Evaluate checkpoints (bfm, texture) and measure speed (speed)."""
 
 
 @benchmark.command("bfm")
@@ -105,6 +105,58 @@ def _diagnose_table(predictors, data, split, batch_size, device) -> list[dict]:
         )
     console.print(t)
     return rows
+
+
+@benchmark.command("texture")
+@click.option("--data", required=True, metavar="DIR", help="l2r dataset with 'image' and 'lq'.")
+@click.option(
+    "--ckpt",
+    "ckpts",
+    multiple=True,
+    required=True,
+    metavar="CKPT",
+    help="'proxy' or 'arn' checkpoint / run dir (repeat); an 'arn' one also rates its proxy.",
+)
+@click.option("--split", default="test", show_default=True, metavar="NAME")
+@click.option(
+    "--size",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    metavar="S",
+    help="Evaluation resolution (0 = the dataset's GT size; paper: 256).",
+)
+@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
+@click.option("--json", "json_out", metavar="FILE", help="Also write the results as JSON.")
+@click.pass_obj
+def texture(g, data, ckpts, split, size, batch_size, json_out) -> None:
+    """Texture SSIM on the face region, re-render vs. ground truth (paper sec. 5).
+
+    The first degraded variant 'lq' goes in; the proxy's render (and, for an 'arn' checkpoint,
+    the re-render of the restored albedo) is compared with the GT image by 11x11 Gaussian SSIM
+    averaged over the rendered face mask.
+
+    \b
+    Example:
+      l2r benchmark texture --data data/deg --ckpt runs/proxy --ckpt runs/arn --json tex.json
+    """
+    from l2r_cli.benchmark.texture import evaluate_texture
+    from l2r_cli.device import resolve_device
+
+    device = resolve_device(g.device)
+    rows = []
+    for c in ckpts:
+        rows += [r.summary() for r in evaluate_texture(c, data, split, batch_size, device, size)]
+    t = Table(title=f"Texture SSIM on {data} [{split}, input=lq]")
+    for col in ("model", "n", "SSIM ↑"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(str(r["name"]), str(r["n"]), f"{r['ssim_mean']:.4f} ± {r['ssim_std']:.4f}")
+    console.print(t)
+    if json_out:
+        payload = {"data": str(data), "split": split, "size": size, "results": rows}
+        Path(json_out).write_text(json.dumps(payload, indent=2))
+        info(f"wrote {json_out}")
 
 
 def _parse_workers(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:

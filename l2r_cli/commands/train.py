@@ -147,3 +147,90 @@ def train_prior(g, data, out, config_file, dry_run, resume, **flags) -> None:
     from l2r_cli.stages.run import run_stage
 
     run_stage("prior", cfg, data=Path(data), out=Path(out), resume=resume, g=g)
+
+
+_ARN_KEYS = {
+    "proxy": "sources.proxy",
+    "prior": "sources.prior",
+    "output_size": "model.output_size",
+    "n_styles": "model.n_styles",
+    "guided_stages": "model.guided_stages",
+    "prior_stages": "model.prior_stages",
+    "nf": "model.nf",
+    "zdim": "model.zdim",
+    "mapping_layers": "model.mapping_layers",
+    "noise": "model.noise",
+    "use_prior": "model.use_prior",
+    "multi_style": "model.multi_style",
+    "spatial_guidance": "model.spatial_guidance",
+    "prior_decoder": "model.prior_decoder",
+    "use_sigma": "loss.use_sigma",
+    "lr": "optim.lr",
+    "epochs": "train.epochs",
+    "batch_size": "train.batch_size",
+    "max_steps": "train.max_steps",
+    "num_workers": "train.num_workers",
+    "ckpt_every": "train.ckpt_every",
+}
+
+
+def _switch(name: str, text: str):
+    return click.option(f"--{name}/--no-{name}", default=None, help=text)
+
+
+@click.command("train-arn")
+@click.option("--data", required=True, metavar="DIR", help="l2r dataset with 'image' and 'lq'.")
+@click.option("--proxy", metavar="CKPT", help="Trained proxy (file or run dir), kept frozen.")
+@click.option("--prior", metavar="PRIOR.pt", help="StyleGAN2 prior (rosinality layout).")
+@click.option("--out", required=True, metavar="DIR", help="Run directory for checkpoints/panels.")
+@click.option("--config", "config_file", metavar="FILE.toml", help="TOML config (see --dry-run).")
+@click.option("--output-size", type=click.IntRange(min=0), metavar="O", help="[256; 0 = G size]")
+@click.option("--n-styles", type=click.IntRange(min=0), metavar="N", help="[0 = one per stage]")
+@click.option("--guided-stages", type=click.IntRange(min=1), metavar="K", help="[4]")
+@click.option("--prior-stages", type=click.IntRange(min=1), metavar="M", help="[4]")
+@click.option("--nf", type=click.IntRange(min=1), metavar="N", help="Encoder width [64].")
+@click.option("--zdim", type=click.IntRange(min=1), metavar="N", help="Encoder bottleneck [256].")
+@click.option("--mapping-layers", type=click.IntRange(min=1), metavar="N", help="[8]")
+@click.option("--noise", type=click.Choice(["zero", "stored", "random"]), help="[zero]")
+@_switch("use-prior", "Pretrained frozen generator (no: same architecture, trained) [yes].")
+@_switch("multi-style", "One style code per stage group (no: a single code) [yes].")
+@_switch("spatial-guidance", "Fuse the proxy albedo into the first K stages [yes].")
+@_switch("prior-decoder", "Decode the last M stages' features (no: generator RGB) [yes].")
+@_switch("use-sigma", "Weight the loss by the proxy's confidence [yes].")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), metavar="X", help="[1e-4]")
+@click.option("--epochs", type=click.IntRange(min=1), metavar="N", help="[default: 30]")
+@click.option("--batch-size", type=click.IntRange(min=1), metavar="N", help="Global batch [16].")
+@click.option("--max-steps", type=click.IntRange(min=0), metavar="N", help="Stop after N steps.")
+@click.option("--num-workers", type=click.IntRange(min=0), metavar="N", help="[2]")
+@click.option("--ckpt-every", type=click.IntRange(min=1), metavar="STEPS", help="[500]")
+@click.option("--resume", is_flag=True, help="Continue from OUT's last checkpoint.")
+@click.option("--dry-run", is_flag=True, help="Print the resolved config and exit.")
+@click.pass_obj
+def train_arn(g, data, out, config_file, dry_run, resume, **flags) -> None:
+    """Train the Albedo Restoration Network (paper sec. 4.1) on a degraded dataset.
+
+    The proxy (--proxy) is frozen; the generator's architecture, and with --use-prior its
+    frozen weights, come from --prior (also needed with --no-use-prior, for the architecture).
+
+    \b
+    Example:
+      l2r degrade photos/ data/deg --gt-size 256 --lq-size 32
+      l2r train-arn --data data/deg --proxy runs/proxy --prior runs/prior/prior.pt \\
+          --out runs/arn --epochs 30 --batch-size 16
+      torchrun --nproc-per-node 2 -m l2r_cli train-arn --data data/deg --proxy runs/proxy \\
+          --prior runs/prior/prior.pt --out runs/arn_ddp
+    """
+    from l2r_cli.config import ArnRunConfig, dotted, from_dict, load_toml, merge
+
+    # Defaults first, so a partial [train] table keeps the ARN's batch size 16 and input 'lq'.
+    base = to_dict(ArnRunConfig())
+    if config_file:
+        base = merge(base, load_toml(config_file))
+    overrides = dotted({_ARN_KEYS[k]: v for k, v in flags.items()})
+    cfg = from_dict(ArnRunConfig, merge(base, overrides))
+    if dry_run:
+        console.print(to_toml(to_dict(cfg)), end="", markup=False, highlight=False)
+        return
+    from l2r_cli.stages.run import run_stage
+
+    run_stage("arn", cfg, data=Path(data), out=Path(out), resume=resume, g=g)

@@ -48,12 +48,28 @@ def _check_prior(cfg: Any, info: DatasetInfo) -> str | None:
     return split
 
 
+def _check_arn(cfg: Any, info: DatasetInfo) -> Any:
+    """Refuse a dataset without degraded images; resolve the proxy/prior paths and hash them."""
+    from l2r_cli.stages.arn import resolve_sources
+
+    if "lq" not in info.splits["train"].fields:
+        raise L2RError(
+            f"{info.root}: dataset has no degraded 'lq' images (make one with `l2r degrade`, e.g. "
+            "from `l2r synth`'s OUT/synface)"
+        )
+    if cfg.train.input != "lq":
+        raise L2RError(f"train.input must be 'lq' for the ARN, got {cfg.train.input!r}")
+    return resolve_sources(cfg)
+
+
 def run_stage(kind: str, cfg: Any, data: Path, out: Path, resume: bool, g: Any) -> Path:
     """Train stage ``kind`` with config ``cfg`` on ``data``; returns the last checkpoint path."""
     info = open_dataset(data)  # one-line error on anything malformed, before any work
     if "train" not in info.splits or info.splits["train"].n == 0:
         raise L2RError(f"{data}: dataset has no (or an empty) 'train' split")
     heldout = _check_prior(cfg, info) if kind == "prior" else None
+    if kind == "arn":
+        cfg = _check_arn(cfg, info)
     dist = init_distributed(g.device)
     try:
         seed_everything(g.seed)
@@ -72,6 +88,11 @@ def run_stage(kind: str, cfg: Any, data: Path, out: Path, resume: bool, g: Any) 
             if heldout is not None:
                 held = L2RDataset(data, heldout, fields=("image",), image_size=size)
             stage = PriorStage(cfg, dist.device, heldout=held)
+        elif kind == "arn":
+            from l2r_cli.stages.arn import ArnStage
+
+            stage = ArnStage(cfg, dist.device)
+            dataset = L2RDataset(data, "train", fields=("image", "lq"), image_size=stage.out_size)
         else:  # pragma: no cover - later stages register here
             raise L2RError(f"unknown stage {kind!r}")
         trainer = Trainer(stage, dataset, cfg.train, out, to_dict(cfg), dist, g.seed)

@@ -1,0 +1,169 @@
+"""Texture benchmark (paper sec. 5, "Evaluation Protocol"; REFERENCE.md "Evaluation"): SSIM on
+the face region between re-rendered and ground-truth images, for the 3D proxy alone and for the
+proxy + ARN.
+
+SSIM is Wang et al. 2004 with an 11x11 Gaussian window (sigma 1.5), K1 = 0.01, K2 = 0.03 and
+data range 1, from scikit-image (``structural_similarity`` with ``gaussian_weights=True,
+use_sample_covariance=False``, the settings of Wang et al.). Its full map is computed per
+channel, averaged over the channels and cropped to the windows that lie inside the image (5
+pixels per side); its mean is taken over the face mask cropped alike (docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.utils.data import DataLoader
+
+from l2r_cli.data.dataset import L2RDataset, open_dataset
+from l2r_cli.engine.checkpoint import load_checkpoint
+from l2r_cli.errors import L2RError
+
+SSIM_WINDOW = 11
+SSIM_SIGMA = 1.5
+SSIM_K1 = 0.01
+SSIM_K2 = 0.03
+
+
+def gaussian_window(
+    size: int = SSIM_WINDOW, sigma: float = SSIM_SIGMA, dtype: torch.dtype = torch.float32
+) -> Tensor:
+    """Normalised 1-D Gaussian (size,) centred on the middle tap (the window SSIM uses)."""
+    x = torch.arange(size, dtype=dtype) - (size - 1) / 2
+    g = torch.exp(-(x**2) / (2 * sigma**2))
+    return g / g.sum()
+
+
+def ssim_map(x: Tensor, y: Tensor, data_range: float = 1.0, window: int = SSIM_WINDOW) -> Tensor:
+    """x, y: (B, C, H, W) -> SSIM map (B, H - window + 1, W - window + 1), mean over channels.
+
+    scikit-image's Gaussian-weighted SSIM (no sample-size correction), cropped to the windows
+    that lie inside the image."""
+    from skimage.metrics import structural_similarity
+
+    if x.shape != y.shape or x.ndim != 4:
+        raise ValueError(
+            f"x and y must be equal (B, C, H, W), got {tuple(x.shape)}, {tuple(y.shape)}"
+        )
+    if min(x.shape[-2:]) < window:
+        raise ValueError(f"images must be at least {window}x{window}, got {tuple(x.shape[-2:])}")
+    r = window // 2
+    xs = x.detach().permute(0, 2, 3, 1).cpu().double().numpy()
+    ys = y.detach().permute(0, 2, 3, 1).cpu().double().numpy()
+    maps = []
+    for a, b in zip(xs, ys, strict=True):
+        _, full = structural_similarity(
+            a,
+            b,
+            data_range=data_range,
+            channel_axis=-1,
+            gaussian_weights=True,
+            sigma=SSIM_SIGMA,
+            use_sample_covariance=False,
+            K1=SSIM_K1,
+            K2=SSIM_K2,
+            full=True,
+        )
+        maps.append(full.mean(-1)[r : full.shape[0] - r, r : full.shape[1] - r])
+    return torch.from_numpy(np.stack(maps)).to(device=x.device, dtype=x.dtype)
+
+
+def masked_ssim(x: Tensor, y: Tensor, mask: Tensor, window: int = SSIM_WINDOW) -> Tensor:
+    """Per-image mean of :func:`ssim_map` over ``mask`` (B, 1, H, W) cropped to the map's valid
+    region: (B,). An image without mask pixels there gives NaN."""
+    m = ssim_map(x, y, window=window)
+    r = window // 2
+    mk = mask[:, 0, r : mask.shape[-2] - r, r : mask.shape[-1] - r].to(m.dtype)
+    return (m * mk).flatten(1).sum(1) / mk.flatten(1).sum(1)
+
+
+@dataclass(frozen=True)
+class TextureResult:
+    """Per-image masked SSIM of one model."""
+
+    name: str
+    ssim: np.ndarray = field(repr=False)
+
+    def summary(self) -> dict[str, float | int | str]:
+        """Name, n, mean and std."""
+        return {
+            "name": self.name,
+            "n": int(self.ssim.shape[0]),
+            "ssim_mean": float(self.ssim.mean()),
+            "ssim_std": float(self.ssim.std()),
+        }
+
+
+def _resize(x: Tensor, size: int, mode: str = "bilinear") -> Tensor:
+    if x.shape[-1] == size:
+        return x
+    if mode == "nearest":
+        return F.interpolate(x, size=(size, size), mode="nearest")
+    shrink = x.shape[-1] > size
+    return F.interpolate(x, size=(size, size), mode="bilinear", antialias=shrink)
+
+
+@torch.no_grad()
+def evaluate_texture(
+    ckpt: str | Path,
+    data: str | Path,
+    split: str = "test",
+    batch_size: int = 32,
+    device: torch.device | str = "cpu",
+    size: int = 0,
+) -> list[TextureResult]:
+    """Masked SSIM of a 'proxy' checkpoint (one result) or an 'arn' checkpoint (two: its proxy
+    alone, then proxy + ARN) against ``data``'s ``split`` GT images at ``size`` (0 = the
+    dataset's image size). Input: the first degraded variant ``lq``, upsampled to the proxy's
+    size. Mask: the proxy's render mask, intersected with the ARN render's for an 'arn'
+    checkpoint (both rows use the same mask)."""
+    from l2r_cli.stages.arn import load_arn, load_frozen_proxy, output_renderer, render_restored
+
+    ck = load_checkpoint(ckpt, expect_kind=("proxy", "arn"))
+    arn = renderer = None
+    if ck["kind"] == "arn":
+        proxy_path = str(ck["config"]["sources"]["proxy"])
+        del ck
+        _, proxy, arn = load_arn(ckpt, device)
+        renderer = output_renderer(proxy, arn.cfg.output_size, device)
+        names = [f"proxy ({proxy_path})", f"proxy + ARN ({ckpt})"]
+    else:
+        proxy = load_frozen_proxy(ckpt, device)
+        names = [f"proxy ({ckpt})"]
+    info = open_dataset(data)
+    if split not in info.splits or info.splits[split].n == 0:
+        raise L2RError(f"{data}: split '{split}' is missing or empty")
+    if "lq" not in info.splits[split].fields:
+        raise L2RError(f"{data}: dataset has no degraded 'lq' images (make one with `l2r degrade`)")
+    e = size or info.image_size
+    if e < SSIM_WINDOW:
+        raise L2RError(f"--size must be at least {SSIM_WINDOW} for an 11x11 SSIM window, got {e}")
+    ds = L2RDataset(data, split, fields=("image", "lq"), image_size=e)
+    loader = DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=0)
+    s = proxy.cfg.image_size
+    scores: list[list[Tensor]] = [[] for _ in names]
+    for batch in loader:
+        gt = batch["image"].to(device)  # (B, 3, E, E) in [0, 1]
+        lq = batch["lq"][:, 0].to(device)  # first variant, as `benchmark bfm --input lq`
+        lq = F.interpolate(lq, size=(s, s), mode="bilinear", align_corners=False) * 2 - 1
+        f = proxy.factors(lq)
+        r = proxy.render(f, flip=False)
+        renders = [_resize(r.recon_image, e)]
+        mask = _resize(r.recon_mask, e, "nearest")
+        if arn is not None and renderer is not None:
+            ra = render_restored(renderer, f, arn(lq, f.albedo), flip=False)
+            renders.append(_resize(ra.recon_image, e))
+            mask = mask * _resize(ra.recon_mask, e, "nearest")
+        for out, img in zip(scores, renders, strict=True):
+            v = masked_ssim((img / 2 + 0.5).clamp(0, 1), gt, mask)
+            if torch.isnan(v).any():
+                raise L2RError(f"{data}: a '{split}' image has no rendered face pixels to compare")
+            out.append(v.cpu())
+    return [
+        TextureResult(n, torch.cat(v).double().numpy()) for n, v in zip(names, scores, strict=True)
+    ]
