@@ -58,6 +58,34 @@ class ProxyRender:
     recon_mask: Tensor
 
 
+def render_canonical(
+    renderer: Renderer, depth: Tensor, albedo: Tensor, light: Light, view: Tensor, flip: bool
+) -> ProxyRender:
+    """Shade a canonical face and reproject it into its view (paper eqn. 1), and its horizontal
+    flip too when ``flip`` (eqn. 2), with a renderer of the maps' size S.
+
+    depth (B, S, S), albedo (B, 3, S, S), light of B, view (B, 6) -> renders stacked
+    [normal; flipped] (2B, ...) or (B, ...) without the flip.
+    """
+    if flip:
+        depth = torch.cat([depth, depth.flip(2)], 0)
+        albedo = torch.cat([albedo, albedo.flip(3)], 0)
+        light = light.repeat(2)
+        view = view.repeat(2, 1)
+    normal = renderer.normals(depth)
+    canon_image, shading = shade(albedo, normal, light)
+    out = renderer.render(canon_image, depth, view)
+    return ProxyRender(
+        canon_depth=depth,
+        canon_normal=normal,
+        canon_shading=shading,
+        canon_image=canon_image,
+        recon_image=out.image,
+        recon_depth=out.depth,
+        recon_mask=out.mask,
+    )
+
+
 class BasReliefGain(nn.Module):
     """One learned scalar g shared by all images (0 at the start).
 
@@ -169,24 +197,7 @@ class Proxy(nn.Module):
 
     def render(self, f: ProxyFactors, flip: bool = True) -> ProxyRender:
         """Shade and reproject the canonical face (and its horizontal flip when ``flip``)."""
-        depth, albedo, light, view = f.depth, f.albedo, f.light, f.view
-        if flip:
-            depth = torch.cat([depth, depth.flip(2)], 0)
-            albedo = torch.cat([albedo, albedo.flip(3)], 0)
-            light = light.repeat(2)
-            view = view.repeat(2, 1)
-        normal = self.renderer.normals(depth)
-        canon_image, shading = shade(albedo, normal, light)
-        out = self.renderer.render(canon_image, depth, view)
-        return ProxyRender(
-            canon_depth=depth,
-            canon_normal=normal,
-            canon_shading=shading,
-            canon_image=canon_image,
-            recon_image=out.image,
-            recon_depth=out.depth,
-            recon_mask=out.mask,
-        )
+        return render_canonical(self.renderer, f.depth, f.albedo, f.light, f.view, flip)
 
     @torch.no_grad()
     def predict(self, image: Tensor) -> dict[str, Tensor]:

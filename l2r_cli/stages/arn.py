@@ -30,9 +30,9 @@ from l2r_cli.engine.checkpoint import load_checkpoint, resolve_checkpoint_path
 from l2r_cli.errors import L2RError
 from l2r_cli.losses import photometric_nll
 from l2r_cli.models.arn import ARN, ArnConfig
-from l2r_cli.models.proxy import Proxy, ProxyFactors, ProxyRender
+from l2r_cli.models.proxy import Proxy, ProxyFactors, ProxyRender, render_canonical
 from l2r_cli.models.stylegan2 import load_stylegan2
-from l2r_cli.render import Renderer, shade
+from l2r_cli.render import Renderer
 from l2r_cli.stages.base import Stage
 from l2r_cli.stages.proxy import make_adam, network_input
 from l2r_cli.viz import grid, to_uint8
@@ -173,24 +173,7 @@ def render_restored(
     re-render it into the proxy's view with a renderer of size O (and the flip when ``flip``),
     as :meth:`Proxy.render` does at the proxy's size. Renders are stacked [normal; flipped]."""
     depth, _ = upsample_factors(f, renderer.image_size)
-    light, view = f.light, f.view
-    if flip:
-        depth = torch.cat([depth, depth.flip(2)], 0)
-        albedo = torch.cat([albedo, albedo.flip(3)], 0)
-        light = light.repeat(2)
-        view = view.repeat(2, 1)
-    normal = renderer.normals(depth)
-    canon_image, shading = shade(albedo, normal, light)
-    out = renderer.render(canon_image, depth, view)
-    return ProxyRender(
-        canon_depth=depth,
-        canon_normal=normal,
-        canon_shading=shading,
-        canon_image=canon_image,
-        recon_image=out.image,
-        recon_depth=out.depth,
-        recon_mask=out.mask,
-    )
+    return render_canonical(renderer, depth, albedo, f.light, f.view, flip)
 
 
 def output_renderer(proxy: Proxy, size: int, device: torch.device | str) -> Renderer:
