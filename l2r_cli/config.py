@@ -347,6 +347,11 @@ def from_dict(cls: type[T], data: dict[str, Any], prefix: str = "") -> T:
             raise L2RError(f"unknown config key '{prefix}{key}' (known here: {known})")
         typ = hints[key]
         if dataclasses.is_dataclass(typ):
+            # Start from the parent's default for this section (its default_factory may differ
+            # from the section class's own defaults, e.g. train-arn's batch 16), then override.
+            f = fields[key]
+            if f.default_factory is not dataclasses.MISSING and isinstance(value, dict):
+                value = merge(to_dict(f.default_factory()), value)
             kwargs[key] = from_dict(typ, value, prefix=f"{prefix}{key}.")
         else:
             kwargs[key] = _coerce(value, typ, f"{prefix}{key}")
