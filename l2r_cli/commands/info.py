@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -50,14 +49,11 @@ def _peek(path: Path) -> Any:
     """The file's top-level object, read safely (``weights_only``; argparse ``Namespace``
     allowed as in rosinality checkpoints; tensors memory-mapped when the format allows), or
     None when it cannot be read that way (the specific loaders then say why)."""
-    import torch
+    from l2r_cli.engine.checkpoint import safe_torch_load
 
-    kwargs = {"mmap": True} if zipfile.is_zipfile(path) else {}
     try:
-        with warnings.catch_warnings(), torch.serialization.safe_globals([argparse.Namespace]):
-            warnings.simplefilter("ignore")
-            return torch.load(path, map_location="cpu", weights_only=True, **kwargs)
-    except Exception:  # noqa: BLE001 - any failure: describe_checkpoint names it
+        return safe_torch_load(path, allowed=[argparse.Namespace], mmap=zipfile.is_zipfile(path))
+    except L2RError:
         return None
 
 

@@ -30,7 +30,9 @@ import random
 import re
 import shutil
 import time
+import warnings
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -254,9 +256,37 @@ def resolve_checkpoint_path(path: str | Path) -> Path:
     return p
 
 
-def _refused_global(msg: str) -> str:
-    m = re.search(r"Unsupported global: GLOBAL (\S+)", msg)
-    return f" (it needs {m.group(1)})" if m else ""
+def safe_torch_load(
+    p: Path,
+    allowed: Sequence[type] = (),
+    hint: str = "",
+    broken: str = "is not a readable PyTorch file",
+    mmap: bool = False,
+) -> Any:
+    """``torch.load(p, weights_only=True)`` on the CPU: no code runs. ``allowed`` names the
+    extra classes that may be rebuilt (they must run no code when unpickled). Every failure is
+    a one-line :class:`L2RError`: a pickle that needs other globals is refused; anything else
+    is reported as ``"{p} {broken} (reason)"``. ``hint`` is appended to both messages."""
+    try:
+        with warnings.catch_warnings(), torch.serialization.safe_globals(list(allowed)):
+            # plain pickles (e.g. .pkl files) trigger a protocol warning before the refusal
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            return torch.load(p, map_location="cpu", weights_only=True, mmap=mmap)
+    except pickle.UnpicklingError as exc:
+        msg = str(exc)
+        m = re.search(r"Unsupported global: GLOBAL (\S+)", msg)
+        if m:
+            raise L2RError(
+                f"{p} contains pickled Python objects (it needs {m.group(1)}); loading it could "
+                f"run arbitrary code, so it is refused for safety{hint}"
+            ) from None
+        # Other refusals (an unknown opcode: usually not a pickle at all) name the reason.
+        why = re.search(r"WeightsUnpickler error: \s*(\S[^\n]*)", msg)
+        first = why.group(1) if why else (msg.splitlines()[0] if msg else "unpickling failed")
+        raise L2RError(f"{p} {broken} ({first}){hint}") from None
+    except (RuntimeError, EOFError, KeyError, ValueError, zipfile.BadZipFile, OSError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise L2RError(f"{p} {broken} ({first}){hint}") from None
 
 
 def load_checkpoint(
@@ -281,19 +311,7 @@ def load_checkpoint(
         if magic == b"PK\x03\x04":
             raise L2RError(f"{p} is truncated or corrupt (its zip directory is missing)")
         raise L2RError(f"{p} is not a PyTorch checkpoint file")
-    try:
-        ckpt = torch.load(p, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        msg = str(exc)
-        if "Weights only load failed" in msg:
-            raise L2RError(
-                f"{p} contains pickled Python objects{_refused_global(msg)}; loading it could "
-                "run arbitrary code, so it is refused for safety"
-            ) from None
-        raise L2RError(f"{p} is corrupt ({msg.splitlines()[0] if msg else 'unpickling'})") from None
-    except (RuntimeError, EOFError, KeyError, ValueError, zipfile.BadZipFile, OSError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise L2RError(f"{p} is truncated or corrupt ({first})") from None
+    ckpt = safe_torch_load(p, broken="is truncated or corrupt")
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise L2RError(f"{p} is a torch file but not an l2r checkpoint (no format '{FORMAT}')")
     version = ckpt.get("format_version")

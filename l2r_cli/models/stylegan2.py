@@ -27,10 +27,7 @@ from __future__ import annotations
 
 import argparse
 import math
-import pickle
 import re
-import warnings
-import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from l2r_cli.engine.checkpoint import safe_torch_load, save_checkpoint
 from l2r_cli.errors import L2RError
 
 BLUR_KERNEL = (1, 3, 3, 1)
@@ -933,28 +931,9 @@ def _safe_load(p: Path) -> Any:
             "; an official NVIDIA .pkl must first be converted with rosinality's "
             "convert_weight.py (docs/weights.md)"
         )
-    try:
-        # rosinality's train.py stores its argparse options next to the weights; a Namespace
-        # only receives attributes when unpickled, it runs no code.
-        with warnings.catch_warnings(), torch.serialization.safe_globals([argparse.Namespace]):
-            # plain pickles (e.g. .pkl files) trigger a protocol warning before the refusal
-            warnings.filterwarnings("ignore", message="Detected pickle protocol")
-            return torch.load(p, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        msg = str(exc)
-        m = re.search(r"Unsupported global: GLOBAL (\S+)", msg)
-        if m:
-            raise L2RError(
-                f"{p} contains pickled Python objects (it needs {m.group(1)}); loading it could "
-                f"run arbitrary code, so it is refused{hint}"
-            ) from None
-        # Other refusals (an unknown opcode: usually not a pickle at all) name the reason.
-        why = re.search(r"WeightsUnpickler error: \s*(\S[^\n]*)", msg)
-        first = why.group(1) if why else (msg.splitlines()[0] if msg else "unpickling failed")
-        raise L2RError(f"{p} is not a readable PyTorch file ({first}){hint}") from None
-    except (RuntimeError, EOFError, KeyError, ValueError, zipfile.BadZipFile, OSError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise L2RError(f"{p} is not a readable PyTorch file ({first})") from None
+    # rosinality's train.py stores its argparse options next to the weights; a Namespace only
+    # receives attributes when unpickled, it runs no code.
+    return safe_torch_load(p, allowed=[argparse.Namespace], hint=hint)
 
 
 def load_stylegan2(
@@ -978,7 +957,6 @@ def save_stylegan2(
 ) -> None:
     """Write ``{"g_ema", ["d"], ["latent_avg"]}`` (CPU tensors) atomically, in the layout
     :func:`load_stylegan2` and rosinality's code read."""
-    from l2r_cli.engine.checkpoint import save_checkpoint
 
     def cpu(m: nn.Module) -> dict[str, Tensor]:
         return {k: v.detach().cpu() for k, v in m.state_dict().items()}
