@@ -15,7 +15,9 @@ checkpoint records their paths and SHA-256 hashes (``sources``), and both are re
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -41,7 +43,14 @@ _GEN = "arn.generator."
 
 
 def file_sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
+    """Hex SHA-256 of a file's bytes; read once per process while the file is unchanged
+    (resolving the sources and building the stage both check the same files)."""
+    st = os.stat(path)
+    return _sha256(str(Path(path).resolve()), st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=16)
+def _sha256(path: str, mtime_ns: int, size: int) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 22), b""):
