@@ -63,6 +63,15 @@ class ProxyModelConfig:
     light's lateral components (dx, dy) times exp(g). A face twice as deep, turned half as far
     and lit from half as far to the side looks almost the same, so the nets drift along that
     family only slowly; g moves along it at ``optim.gain_lr`` (see docs/proxy.md)."""
+    albedo_symmetric: bool = False
+    """Make the canonical albedo exactly left-right symmetric (mean of the albedo net's output
+    and its mirror image). Unsup3D only encourages this through the flipped reconstruction;
+    forcing it sends lateral shading to the light and view nets (docs/proxy.md)."""
+    depth_detilt: bool = False
+    """Remove the vertical linear trend (least squares over the grid) from the raw canonical
+    depth, so that a per-image pitch must come from the view net rather than from a tilted
+    canonical face; a constant tilt of the true face becomes a constant pitch offset, which
+    leaves the depth in the input view unchanged to first order (docs/proxy.md)."""
 
 
 @dataclass(frozen=True)

@@ -139,7 +139,8 @@ class Proxy(nn.Module):
 
     def postprocess_depth(self, raw: Tensor, gain: Tensor | None = None) -> Tensor:
         """raw: (B, S, S) -> depth (B, S, S): optionally smooth (``depth_smooth``), subtract the
-        per-image mean, multiply by ``gain`` (a scalar tensor) when given, tanh, rescale to
+        per-image mean (and with ``depth_detilt`` the vertical linear trend), multiply by
+        ``gain`` (a scalar tensor) when given, tanh, rescale to
         [min, max], and pin the two border columns on each side to the border depth."""
         c = self.cfg
         if c.depth_smooth > 1:
@@ -147,6 +148,10 @@ class Proxy(nn.Module):
             low = F.avg_pool2d(raw.unsqueeze(1), c.depth_smooth)
             raw = F.interpolate(low, size=(s, s), mode="bicubic", align_corners=False).squeeze(1)
         d = raw - raw.flatten(1).mean(1).view(-1, 1, 1)
+        if c.depth_detilt:
+            y = torch.linspace(-1, 1, d.shape[-2], device=d.device, dtype=d.dtype).view(1, -1, 1)
+            slope = (d * y).mean((1, 2), keepdim=True) / (y * y).mean()
+            d = d - slope * y
         if gain is not None:
             d = d * gain
         d = d.tanh()
@@ -188,6 +193,8 @@ class Proxy(nn.Module):
             raw_light = torch.cat([raw_light[:, :2], raw_light[:, 2:4] * gain], 1)
         depth = self.postprocess_depth(raw_depth, relief_gain)
         albedo = n.get("net_albedo", self.net_albedo)(image)
+        if self.cfg.albedo_symmetric:
+            albedo = (albedo + albedo.flip(-1)) / 2
         light = light_from_raw(raw_light)
         view = self.postprocess_view(raw_view)
         sigma = sigma_perc = None

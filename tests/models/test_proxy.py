@@ -115,3 +115,31 @@ def test_basrelief_gain_gets_gradient():
     r = m.render(f)
     r.recon_image.mean().backward()
     assert m.basrelief.log_gain.grad is not None and m.basrelief.log_gain.grad != 0
+
+
+def test_depth_detilt_removes_a_vertical_ramp_and_keeps_symmetric_shape():
+    s = 32
+    y = torch.linspace(-1, 1, s).view(1, -1, 1).expand(1, s, s)
+    x = torch.linspace(-1, 1, s).view(1, 1, -1).expand(1, s, s)
+    bump = 0.5 * torch.exp(-(x**2 + y**2) / 0.2)
+    bump = bump - bump.mean()
+    detilt = Proxy(replace(TINY, depth_detilt=True))
+    # A pure vertical ramp (a pitched plane) becomes the flat mid depth.
+    ramp = detilt.postprocess_depth(0.8 * y)
+    assert torch.allclose(ramp[..., 2:-2], torch.ones_like(ramp[..., 2:-2]), atol=1e-6)
+    # Ramp + bump gives what the bump alone gives without the option, up to the bump's own
+    # (small) vertical trend, which is zero for a shape symmetric top to bottom.
+    plain = Proxy(TINY).postprocess_depth(bump)
+    assert torch.allclose(detilt.postprocess_depth(bump + 0.8 * y), plain, atol=1e-5)
+    # A horizontal ramp is left alone (symmetry handles left-right tilt).
+    horiz = Proxy(TINY).postprocess_depth(0.8 * x)
+    assert torch.allclose(detilt.postprocess_depth(0.8 * x), horiz, atol=1e-6)
+
+
+def test_albedo_symmetric_is_mirror_symmetric_and_default_is_not():
+    torch.manual_seed(0)
+    image = torch.rand(2, 3, 32, 32) * 2 - 1
+    sym = Proxy(replace(TINY, albedo_symmetric=True)).factors(image).albedo
+    assert torch.allclose(sym, sym.flip(-1))
+    plain = Proxy(TINY).factors(image).albedo
+    assert not torch.allclose(plain, plain.flip(-1))
