@@ -63,6 +63,8 @@ class ProxyModelConfig:
     light's lateral components (dx, dy) times exp(g). A face twice as deep, turned half as far
     and lit from half as far to the side looks almost the same, so the nets drift along that
     family only slowly; g moves along it at ``optim.gain_lr`` (see docs/proxy.md)."""
+    basrelief_gain_init: float = 1.0
+    """Starting value of the bas-relief gain exp(g) (with ``basrelief_gain``)."""
     albedo_symmetric: bool = False
     """Make the canonical albedo exactly left-right symmetric (mean of the albedo net's output
     and its mirror image). Unsup3D only encourages this through the flipped reconstruction;
@@ -72,6 +74,22 @@ class ProxyModelConfig:
     depth, so that a per-image pitch must come from the view net rather than from a tilted
     canonical face; a constant tilt of the true face becomes a constant pitch offset, which
     leaves the depth in the input view unchanged to first order (docs/proxy.md)."""
+
+    def __post_init__(self) -> None:
+        s = self.image_size
+        if s < 16 or s & (s - 1):
+            raise L2RError(f"model.image_size must be a power of two >= 16, got {s}")
+        if not 0 < self.min_depth < self.max_depth:
+            raise L2RError(
+                f"model.min_depth must be > 0 and < model.max_depth, got "
+                f"{self.min_depth} and {self.max_depth}"
+            )
+        if not 0 < self.fov < 180:
+            raise L2RError(f"model.fov must be in (0, 180) degrees, got {self.fov}")
+        if self.depth_smooth < 1:
+            raise L2RError(f"model.depth_smooth must be >= 1, got {self.depth_smooth}")
+        if not self.basrelief_gain_init > 0:
+            raise L2RError(f"model.basrelief_gain_init must be > 0, got {self.basrelief_gain_init}")
 
 
 @dataclass(frozen=True)

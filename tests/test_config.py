@@ -27,3 +27,18 @@ def test_toml_then_flags(tmp_path):
 def test_unknown_key_is_one_line_error():
     with pytest.raises(L2RError, match="unknown config key 'model.nope'"):
         from_dict(ProxyRunConfig, {"model": {"nope": 1}})
+
+
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        ({"min_depth": 1.2}, "model.min_depth must be > 0 and < model.max_depth"),
+        ({"image_size": 48}, "model.image_size must be a power of two"),
+        ({"fov": 0.0}, r"model.fov must be in \(0, 180\)"),
+        ({"depth_smooth": 0}, "model.depth_smooth must be >= 1"),
+        ({"basrelief_gain_init": -1.0}, "model.basrelief_gain_init must be > 0"),
+    ],
+)
+def test_impossible_proxy_model_values_are_one_line_errors(model, message):
+    with pytest.raises(L2RError, match=message):
+        from_dict(ProxyRunConfig, {"model": model})

@@ -443,6 +443,9 @@ class Trainer:
             )
             raise KeyboardInterrupt
         info(f"done: step {self.step}, checkpoint {self.last_path}")
+        # Ranks leave together: a rank that tears gloo down while another still talks to it can
+        # abort the other ("terminate called without an active exception").
+        barrier(self.dist)
         return self.last_path
 
     def _end_epoch(self) -> None:

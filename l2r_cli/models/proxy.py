@@ -87,7 +87,7 @@ def render_canonical(
 
 
 class BasReliefGain(nn.Module):
-    """One learned scalar g shared by all images (0 at the start).
+    """One learned scalar g shared by all images (log of ``init`` at the start, default 0).
 
     Scales the relief by exp(-g), pitch and yaw by exp(g) and the light's lateral direction by
     exp(g): to first order the photometric loss cannot tell these apart (the generalised
@@ -96,9 +96,11 @@ class BasReliefGain(nn.Module):
     along it, whose gradient is the loss's slope along the family.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, init: float = 1.0) -> None:
         super().__init__()
-        self.log_gain = nn.Parameter(torch.zeros(()))
+        if not init > 0:
+            raise ValueError(f"the bas-relief gain must start > 0, got {init}")
+        self.log_gain = nn.Parameter(torch.tensor(math.log(init)))
 
     def forward(self) -> Tensor:
         """-> exp(g), a scalar tensor (relief is divided by it, angles and light multiplied)."""
@@ -122,7 +124,7 @@ class Proxy(nn.Module):
         self.net_light = Encoder(3, 4, s, cfg.nf_pose)
         self.net_view = Encoder(3, 6, s, cfg.nf_pose)
         self.net_conf = ConfNet(3, s, cfg.nf, cfg.conf_zdim) if cfg.use_conf else None
-        self.basrelief = BasReliefGain() if cfg.basrelief_gain else None
+        self.basrelief = BasReliefGain(cfg.basrelief_gain_init) if cfg.basrelief_gain else None
         self.renderer = Renderer(s, cfg.fov, cfg.min_depth, cfg.max_depth)
 
     def _apply(self, fn, recurse: bool = True):  # keep the renderer's buffers with the module

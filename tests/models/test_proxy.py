@@ -143,3 +143,8 @@ def test_albedo_symmetric_is_mirror_symmetric_and_default_is_not():
     assert torch.allclose(sym, sym.flip(-1))
     plain = Proxy(TINY).factors(image).albedo
     assert not torch.allclose(plain, plain.flip(-1))
+
+
+def test_basrelief_gain_init_sets_the_starting_gain():
+    m = Proxy(replace(TINY, basrelief_gain=True, basrelief_gain_init=2.5))
+    assert math.isclose(m.basrelief().item(), 2.5, rel_tol=1e-6)
