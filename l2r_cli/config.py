@@ -118,6 +118,8 @@ class OptimConfig:
     """L2 weight decay."""
     gain_lr: float = 1e-2
     """Learning rate of the proxy's bas-relief gain (``model.basrelief_gain``); no weight decay."""
+    pose_lr_mult: float = 1.0
+    """The view and light nets learn at ``lr`` times this (1 = one rate for every net)."""
 
 
 @dataclass(frozen=True)

@@ -72,8 +72,15 @@ class ProxyStage(Stage):
         o = cfg.optim
         br = self.model.basrelief
         gains = list(br.parameters()) if br is not None else []
-        nets = [p for n, p in self.model.named_parameters() if not n.startswith("basrelief.")]
-        groups: list[dict] = [{"params": nets}]
+        pose = ("net_view.", "net_light.")
+        named = [(n, p) for n, p in self.model.named_parameters() if not n.startswith("basrelief.")]
+        split = o.pose_lr_mult != 1.0  # one group in model order otherwise (as before)
+        groups: list[dict] = [
+            {"params": [p for n, p in named if not (split and n.startswith(pose))]}
+        ]
+        if split:
+            pose_params = [p for n, p in named if n.startswith(pose)]
+            groups.append({"params": pose_params, "lr": o.lr * o.pose_lr_mult})
         if gains:
             groups.append({"params": gains, "lr": o.gain_lr, "weight_decay": 0.0})
         self._opt = make_adam(groups, o.lr, (o.beta1, o.beta2), o.weight_decay, device)

@@ -131,3 +131,23 @@ def test_basrelief_gain_has_its_own_learning_rate_and_no_decay():
     assert gain["params"] == [stage.model.basrelief.log_gain]
     n_model = sum(1 for _ in stage.model.parameters())
     assert len(nets["params"]) + 1 == n_model
+
+
+def test_pose_lr_mult_gives_the_view_and_light_nets_their_own_rate():
+    from dataclasses import replace
+
+    from l2r_cli.config import OptimConfig, ProxyModelConfig, ProxyRunConfig
+    from l2r_cli.stages.proxy import ProxyStage
+
+    model = ProxyModelConfig(image_size=32, nf=8, zdim=16)
+    one = ProxyStage(ProxyRunConfig(model=model), torch.device("cpu"))
+    (group,) = one.optimizers()["proxy"].param_groups  # default: one group, model order
+    assert group["params"] == list(one.model.parameters())
+
+    cfg = ProxyRunConfig(model=model, optim=replace(OptimConfig(), lr=1e-4, pose_lr_mult=5.0))
+    stage = ProxyStage(cfg, torch.device("cpu"))
+    nets, pose = stage.optimizers()["proxy"].param_groups
+    want = [*stage.model.net_view.parameters(), *stage.model.net_light.parameters()]
+    assert pose["lr"] == 5e-4 and nets["lr"] == 1e-4
+    assert {id(p) for p in pose["params"]} == {id(p) for p in want}
+    assert len(nets["params"]) + len(want) == sum(1 for _ in stage.model.parameters())
