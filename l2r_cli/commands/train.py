@@ -54,13 +54,7 @@ def train_proxy(g, data, out, config_file, dry_run, resume, **flags) -> None:
     overrides = {keys[k]: v for k, v in flags.items()}
     if overrides.get("model.image_size") is not None:
         overrides["model.image_size"] = int(overrides["model.image_size"])
-    cfg = resolve(ProxyRunConfig, config_file, overrides)
-    if dry_run:
-        console.print(to_toml(to_dict(cfg)), end="", markup=False, highlight=False)
-        return
-    from l2r_cli.stages.run import run_stage
-
-    run_stage("proxy", cfg, data=Path(data), out=Path(out), resume=resume, g=g)
+    _resolve_and_run("proxy", ProxyRunConfig, config_file, overrides, dry_run, data, out, resume, g)
 
 
 _PRIOR_KEYS = {
@@ -140,13 +134,7 @@ def train_prior(g, data, out, config_file, dry_run, resume, **flags) -> None:
       torchrun --nproc-per-node 2 -m l2r_cli train-prior --data data/synth --out runs/ddp
     """
     overrides = {_PRIOR_KEYS[k]: v for k, v in flags.items()}
-    cfg = resolve(PriorRunConfig, config_file, overrides)
-    if dry_run:
-        console.print(to_toml(to_dict(cfg)), end="", markup=False, highlight=False)
-        return
-    from l2r_cli.stages.run import run_stage
-
-    run_stage("prior", cfg, data=Path(data), out=Path(out), resume=resume, g=g)
+    _resolve_and_run("prior", PriorRunConfig, config_file, overrides, dry_run, data, out, resume, g)
 
 
 _ARN_KEYS = {
@@ -220,17 +208,22 @@ def train_arn(g, data, out, config_file, dry_run, resume, **flags) -> None:
       torchrun --nproc-per-node 2 -m l2r_cli train-arn --data data/deg --proxy runs/proxy \\
           --prior runs/prior/prior.pt --out runs/arn_ddp
     """
-    from l2r_cli.config import ArnRunConfig, dotted, from_dict, load_toml, merge
+    from l2r_cli.config import ArnRunConfig
 
-    # Defaults first, so a partial [train] table keeps the ARN's batch size 16 and input 'lq'.
-    base = to_dict(ArnRunConfig())
-    if config_file:
-        base = merge(base, load_toml(config_file))
-    overrides = dotted({_ARN_KEYS[k]: v for k, v in flags.items()})
-    cfg = from_dict(ArnRunConfig, merge(base, overrides))
+    # A partial [train] table keeps the ARN's batch 16 and input 'lq': from_dict starts each
+    # section from the run config's own default.
+    overrides = {_ARN_KEYS[k]: v for k, v in flags.items()}
+    _resolve_and_run("arn", ArnRunConfig, config_file, overrides, dry_run, data, out, resume, g)
+
+
+def _resolve_and_run(
+    kind: str, cls: type, config_file, overrides: dict, dry_run: bool, data, out, resume: bool, g
+) -> None:
+    """Defaults < TOML < flags; print the resolved config with ``--dry-run``, else train."""
+    cfg = resolve(cls, config_file, overrides)
     if dry_run:
         console.print(to_toml(to_dict(cfg)), end="", markup=False, highlight=False)
         return
     from l2r_cli.stages.run import run_stage
 
-    run_stage("arn", cfg, data=Path(data), out=Path(out), resume=resume, g=g)
+    run_stage(kind, cfg, data=Path(data), out=Path(out), resume=resume, g=g)
