@@ -66,9 +66,6 @@ class ProxyStage(Stage):
                 "vgg",
                 "perceptual loss is off: no VGG16 weights given (--vgg-weights FILE to use it)",
             )
-        # Without the perceptual term the confidence net's quarter-resolution head gets no
-        # gradient, which DistributedDataParallel must be told about.
-        self.ddp_find_unused_parameters = self.vgg is None
         o = cfg.optim
         br = self.model.basrelief
         gains = list(br.parameters()) if br is not None else []
@@ -119,6 +116,10 @@ class ProxyStage(Stage):
             pf = perceptual_nll(ff, fi, None if sp is None else sp[:, 1:], mask)
             loss = loss + lc.lam_perc * (p + lc.lam_flip * pf)
             logs.update(perc=p.item(), perc_flip=pf.item())
+        elif f.sigma_perc is not None:
+            # Without the perceptual term the confidence net's quarter-resolution head would get
+            # no gradient; a zero term keeps every parameter in the graph, as DDP expects.
+            loss = loss + 0 * f.sigma_perc.sum()
         logs["loss"] = loss.item()
         return loss, logs, f, r
 
