@@ -9,6 +9,7 @@ import sys
 import torch
 import torch.nn.functional as F
 
+from l2r_cli.benchmark.diagnose import fit_axis
 from l2r_cli.data.dataset import L2RDataset
 from l2r_cli.predictor import load_predictor
 
@@ -27,9 +28,5 @@ q = tex.quantile(torch.tensor([0.33, 0.66]))
 groups = {"smooth bg": tex <= q[0], "mid": (tex > q[0]) & (tex <= q[1]), "textured bg": tex > q[1]}
 for name, g in groups.items():
     for ax, i in (("yaw", 1), ("pitch", 0)):
-        t = b["view"][g, i]
-        pr = out["view"][g, i]
-        tc, pc = t - t.mean(), pr - pr.mean()
-        slope = float((tc * pc).sum() / (tc * tc).sum())
-        corr = float((tc * pc).sum() / ((tc * tc).sum() * (pc * pc).sum()).sqrt())
-        print(f"{name:12s} {ax}: slope {slope:.3f} corr {corr:.3f}  n={int(g.sum())}")
+        fit = fit_axis(out["view"][g, i].numpy(), b["view"][g, i].numpy())
+        print(f"{name:12s} {ax}: slope {fit.slope:.3f} corr {fit.corr:.3f}  n={int(g.sum())}")

@@ -1,5 +1,6 @@
 """Paired texture-SSIM differences between 'arn' checkpoints on the same test images
-(docs/RESULTS.md, "Texture SSIM at 8x"): mean difference and its standard error.
+(docs/RESULTS.md, "Texture SSIM at 8x"): mean difference and its standard error. CKPT_A is
+compared with each other checkpoint and with its own proxy alone.
 
     python examples/analysis/texture_paired.py DATA CKPT_A CKPT_B [CKPT_C ...]
 """
@@ -16,7 +17,7 @@ torch.set_num_threads(2)
 per = {}
 for c in ckpts:
     proxy, arn = evaluate_texture(c, data)
-    per["proxy"] = proxy.ssim
+    per.setdefault("proxy", proxy.ssim)  # CKPT_A's proxy
     per[c] = arn.ssim
 base = ckpts[0]
 for name, v in per.items():

@@ -78,10 +78,12 @@ def init_distributed(device_spec: str = "auto") -> DistInfo:
     return DistInfo(rank=rank, world_size=world, local_rank=local, device=device, is_main=rank == 0)
 
 
-def wrap_ddp(module: nn.Module, dist: DistInfo, find_unused_parameters: bool = False) -> nn.Module:
+def wrap_ddp(module: nn.Module, dist: DistInfo) -> nn.Module:
     """``module`` wrapped in DistributedDataParallel (gradients averaged over ranks).
 
     DDP broadcasts rank 0's parameters and buffers at construction, so ranks start equal.
+    Every parameter of ``module`` must get a gradient in each backward: a stage whose loss
+    leaves a head unused adds ``0 * output`` of it (as the proxy and prior stages do).
     Returns ``module`` unchanged in a single process.
     """
     if not dist.distributed:
@@ -93,7 +95,6 @@ def wrap_ddp(module: nn.Module, dist: DistInfo, find_unused_parameters: bool = F
         module,
         device_ids=ids,
         output_device=ids[0] if ids else None,
-        find_unused_parameters=find_unused_parameters,
     )
 
 

@@ -277,8 +277,7 @@ class Trainer:
             if resume:
                 self._truncate_log(self.step)
         if self.dist.distributed and not self._wrapped:
-            unused = self.stage.ddp_find_unused_parameters
-            self.stage.wrap(lambda m: wrap_ddp(m, self.dist, find_unused_parameters=unused))
+            self.stage.wrap(lambda m: wrap_ddp(m, self.dist))
             self._wrapped = True
 
     def _truncate_log(self, step: int) -> None:

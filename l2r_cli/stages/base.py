@@ -47,10 +47,6 @@ class Stage(ABC):
     fwd: dict[str, nn.Module]
     """Modules to call in forward passes: DDP-wrapped for trainable nets after :meth:`wrap`."""
 
-    ddp_find_unused_parameters: bool = False
-    """Set True when some trainable parameters get no gradient in a step (e.g. a head whose
-    loss is switched off): DDP then searches the graph each step instead of failing."""
-
     def __init__(self) -> None:
         self.nets = nn.ModuleDict()
         self.fwd = {}
