@@ -55,7 +55,8 @@ def _gather_triangles(verts: Tensor, faces: Tensor) -> Tensor:
     """verts (B, V, 3), faces (B, F, 3) -> triangle vertices (B, F, 3, 3)."""
     b, v, _ = verts.shape
     offset = (torch.arange(b, device=verts.device) * v).view(b, 1, 1)
-    return verts.reshape(b * v, 3)[faces + offset]
+    idx = (faces + offset).reshape(-1)
+    return verts.reshape(b * v, 3).index_select(0, idx).view(*faces.shape, 3)
 
 
 def _barycentric(tri: Tensor, px: Tensor, py: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -64,9 +65,10 @@ def _barycentric(tri: Tensor, px: Tensor, py: Tensor) -> tuple[Tensor, Tensor, T
     tri: (..., 3, 3) with last dim (x, y, z); px, py broadcastable to (..., K).
     Returns w0, w1, w2 (..., K) and the doubled signed area (..., 1).
     """
-    x0, y0 = tri[..., 0, 0:1], tri[..., 0, 1:2]
-    x1, y1 = tri[..., 1, 0:1], tri[..., 1, 1:2]
-    x2, y2 = tri[..., 2, 0:1], tri[..., 2, 1:2]
+    # unbind (not slicing) so the backward pass assembles one gradient instead of nine.
+    (x0, y0, _), (x1, y1, _), (x2, y2, _) = (
+        (c.unsqueeze(-1) for c in p.unbind(-1)) for p in tri.unbind(-2)
+    )
     area = (x1 - x0) * (y2 - y0) - (x2 - x0) * (y1 - y0)
     safe = torch.where(area.abs() > 1e-12, area, torch.ones_like(area))
     w0 = ((x1 - px) * (y2 - py) - (x2 - px) * (y1 - py)) / safe
@@ -77,7 +79,7 @@ def _barycentric(tri: Tensor, px: Tensor, py: Tensor) -> tuple[Tensor, Tensor, T
 
 def _interp_depth(tri: Tensor, w0: Tensor, w1: Tensor, w2: Tensor) -> Tensor:
     """Perspective-correct depth 1 / sum(w_i / z_i); tri (..., 3, 3), w (..., K)."""
-    z0, z1, z2 = tri[..., 0, 2:3], tri[..., 1, 2:3], tri[..., 2, 2:3]
+    z0, z1, z2 = tri[..., 2].unsqueeze(-1).unbind(-2)
     return 1.0 / (w0 / z0 + w1 / z1 + w2 / z2)
 
 
@@ -121,71 +123,93 @@ def _row_spans(tri: Tensor, py: Tensor) -> tuple[Tensor, Tensor]:
     return (lo - 1.0).ceil(), (hi + 1.0).floor()
 
 
+def _inside(
+    ctri: Tensor, px: Tensor, py: Tensor, ok: Tensor
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """Candidates (px, py) (n, K) of triangles ctri (n, 3, 3) that lie inside (edges included)
+    with positive depth, among those where ``ok``. Returns (row, col) indices of the hits into
+    (n, K), their pixel coordinates and their perspective-correct depths."""
+    w0, w1, w2, _ = _barycentric(ctri, px, py)
+    zp = _interp_depth(ctri, w0, w1, w2)
+    inside = ok & (w0 >= -_EPS) & (w1 >= -_EPS) & (w2 >= -_EPS) & (zp > 1e-6)
+    ci, ck = inside.nonzero(as_tuple=True)
+    return ci, ck, px[ci, ck], py[ci, ck], zp[ci, ck]
+
+
 @torch.no_grad()
 def _zbuffer_faces(tri: Tensor, h: int, w: int) -> Tensor:
     """Nearest face per pixel (B, H, W), -1 for background. tri: (B, F, 3, 3), no gradients.
 
-    Candidates are enumerated per row span, not per bounding box: first the (face, row) pairs
-    inside each face's box (windows bucketed by box height), then the pixels of each row's
-    conservative x-span (windows bucketed by span length). The cost follows the covered pixels,
-    so long slivers (walls seen edge-on, steep depth) cost as little as compact triangles.
+    Faces whose box holds at most 2 x 2 pixel centres (nearly all of a depth-grid mesh) test
+    those four pixels directly. The others are enumerated per row span, not per bounding box:
+    first the (face, row) pairs inside each face's box (windows bucketed by box height), then
+    the pixels of each row's conservative x-span (windows bucketed by span length). The cost
+    follows the covered pixels, so long slivers (walls seen edge-on, steep depth) cost as
+    little as compact triangles.
     """
     b, f = tri.shape[:2]
     dev = tri.device
-    x, y, z = tri[..., 0], tri[..., 1], tri[..., 2]  # (B, F, 3)
+    tri = tri.reshape(b * f, 3, 3)
+    x, y, z = tri.unbind(-1)  # (B*F, 3)
     xmin = (x.amin(-1) - _BOX_EPS).ceil().clamp(min=0)
     xmax = (x.amax(-1) + _BOX_EPS).floor().clamp(max=w - 1)
     ymin = (y.amin(-1) - _BOX_EPS).ceil().clamp(min=0)
     ymax = (y.amax(-1) + _BOX_EPS).floor().clamp(max=h - 1)
-    area = (x[..., 1] - x[..., 0]) * (y[..., 2] - y[..., 0]) - (x[..., 2] - x[..., 0]) * (
-        y[..., 1] - y[..., 0]
-    )
+    area = (x[:, 1] - x[:, 0]) * (y[:, 2] - y[:, 0]) - (x[:, 2] - x[:, 0]) * (y[:, 1] - y[:, 0])
     valid = (xmax >= xmin) & (ymax >= ymin) & (z.amin(-1) > 1e-6) & (area.abs() > 1e-12)
-    bi, fi = valid.nonzero(as_tuple=True)
-    tri_v = tri[bi, fi]  # (n, 3, 3)
-    xmin_v, xmax_v, ymin_v, ymax_v = xmin[bi, fi], xmax[bi, fi], ymin[bi, fi], ymax[bi, fi]
-    rows = (ymax_v - ymin_v + 1).long()
+    small = valid & (xmax - xmin <= 1) & (ymax - ymin <= 1)
+    large = valid & ~small
 
-    # Stage 1: (face, row) pairs and each row's span [xl, xr] clipped to the face's box.
+    flat_all: list[Tensor] = []
+    z_all: list[Tensor] = []
+    f_all: list[Tensor] = []
+
+    def emit(face: Tensor, px: Tensor, py: Tensor, zp: Tensor) -> None:
+        # face: flat (B*F) face ids of the hits; px, py: their pixel; zp: their depth.
+        flat_all.append(
+            torch.div(face, f, rounding_mode="floor") * (h * w) + py.long() * w + px.long()
+        )
+        z_all.append(zp)
+        f_all.append(face % f)
+
+    # Small faces: the (up to) four pixel centres of the box.
+    (sid,) = small.nonzero(as_tuple=True)
+    if sid.numel():
+        ox = torch.tensor([0.0, 1.0, 0.0, 1.0], device=dev, dtype=tri.dtype)
+        oy = torch.tensor([0.0, 0.0, 1.0, 1.0], device=dev, dtype=tri.dtype)
+        for s in range(0, sid.numel(), _CHUNK // 4):
+            cs = sid[s : s + _CHUNK // 4]
+            px = xmin[cs].unsqueeze(-1) + ox
+            py = ymin[cs].unsqueeze(-1) + oy
+            ok = (px <= xmax[cs].unsqueeze(-1)) & (py <= ymax[cs].unsqueeze(-1))
+            ci, _, hx, hy, zp = _inside(tri[cs], px, py, ok)
+            emit(cs[ci], hx, hy, zp)
+
+    # Large faces, stage 1: (face, row) pairs and each row's span [xl, xr] clipped to the box.
+    (lid,) = large.nonzero(as_tuple=True)
+    tri_l = tri[lid]
+    xmin_l, xmax_l, ymin_l, ymax_l = xmin[lid], xmax[lid], ymin[lid], ymax[lid]
     r_face, r_y, r_xl, r_len = [], [], [], []
-    for cs, off in _bucketed_chunks(rows, tri.dtype):
-        py = ymin_v[cs].unsqueeze(-1) + off  # (n, window)
-        xl, xr = _row_spans(tri_v[cs], py)
-        xl = torch.maximum(xl, xmin_v[cs].unsqueeze(-1))
-        xr = torch.minimum(xr, xmax_v[cs].unsqueeze(-1))
-        keep = (py <= ymax_v[cs].unsqueeze(-1)) & (xr >= xl)
+    for cs, off in _bucketed_chunks((ymax_l - ymin_l + 1).long(), tri.dtype):
+        py = ymin_l[cs].unsqueeze(-1) + off  # (n, window)
+        xl, xr = _row_spans(tri_l[cs], py)
+        xl = torch.maximum(xl, xmin_l[cs].unsqueeze(-1))
+        xr = torch.minimum(xr, xmax_l[cs].unsqueeze(-1))
+        keep = (py <= ymax_l[cs].unsqueeze(-1)) & (xr >= xl)
         ci, ck = keep.nonzero(as_tuple=True)
         r_face.append(cs[ci])
         r_y.append(py[ci, ck])
         r_xl.append(xl[ci, ck])
         r_len.append((xr[ci, ck] - xl[ci, ck] + 1).long())
-    if not r_face:
-        return torch.full((b, h, w), -1, dtype=torch.long, device=dev)
-    row_face, row_y, row_xl, row_len = (torch.cat(t) for t in (r_face, r_y, r_xl, r_len))
-
-    # Stage 2: pixels of each span; exact barycentric inside test and perspective depth.
-    flat_all: list[Tensor] = []
-    z_all: list[Tensor] = []
-    f_all: list[Tensor] = []
-    for cs, off in _bucketed_chunks(row_len, tri.dtype):
-        vf = row_face[cs]
-        ctri = tri_v[vf]  # (n, 3, 3)
-        px = row_xl[cs].unsqueeze(-1) + off  # (n, window)
-        py = row_y[cs].unsqueeze(-1).expand_as(px)
-        w0, w1, w2, _ = _barycentric(ctri, px, py)
-        zp = _interp_depth(ctri, w0, w1, w2)
-        inside = (
-            (off < row_len[cs].unsqueeze(-1))
-            & (w0 >= -_EPS)
-            & (w1 >= -_EPS)
-            & (w2 >= -_EPS)
-            & (zp > 1e-6)
-        )
-        ci, ck = inside.nonzero(as_tuple=True)
-        pix = py[ci, ck].long() * w + px[ci, ck].long()
-        flat_all.append(bi[vf[ci]] * (h * w) + pix)
-        z_all.append(zp[ci, ck])
-        f_all.append(fi[vf[ci]])
+    if r_face:
+        row_face, row_y, row_xl, row_len = (torch.cat(t) for t in (r_face, r_y, r_xl, r_len))
+        # Stage 2: pixels of each span; exact barycentric inside test and perspective depth.
+        for cs, off in _bucketed_chunks(row_len, tri.dtype):
+            vf = row_face[cs]
+            px = row_xl[cs].unsqueeze(-1) + off  # (n, window)
+            py = row_y[cs].unsqueeze(-1).expand_as(px)
+            ci, _, hx, hy, zp = _inside(tri_l[vf], px, py, off < row_len[cs].unsqueeze(-1))
+            emit(lid[vf[ci]], hx, hy, zp)
 
     face_idx = torch.full((b * h * w,), -1, dtype=torch.long, device=dev)
     if flat_all:
@@ -213,14 +237,15 @@ def rasterize(verts: Tensor, faces: Tensor, image_size: tuple[int, int]) -> Frag
     b = verts.shape[0]
     if faces.dim() == 2:
         faces = faces.unsqueeze(0).expand(b, -1, -1)
-    tri = _gather_triangles(verts, faces)  # (B, F, 3, 3)
-    face_idx = _zbuffer_faces(tri.detach(), h, w)
+    face_idx = _zbuffer_faces(_gather_triangles(verts.detach(), faces), h, w)
 
     mask = face_idx >= 0
-    # Dense over pixels (almost all are covered in practice): gather each pixel's face
-    # (background pixels borrow face 0 and are zeroed below), then barycentrics and depth.
-    fidx = face_idx.clamp(min=0).view(b, h * w)
-    ptri = torch.gather(tri, 1, fidx.view(b, h * w, 1, 1).expand(-1, -1, 3, 3))  # (B, HW, 3, 3)
+    # Dense over pixels (almost all are covered in practice): gather each pixel's triangle
+    # straight from the vertices (background pixels borrow face 0 and are zeroed below), then
+    # barycentrics and depth. One gather keeps the backward pass to one scatter into verts.
+    fidx = face_idx.clamp(min=0).view(b, h * w, 1)
+    vidx = torch.gather(faces, 1, fidx.expand(-1, -1, 3)).reshape(b, h * w * 3, 1)
+    ptri = torch.gather(verts, 1, vidx.expand(-1, -1, 3)).view(b, h * w, 3, 3)
     ys, xs = torch.meshgrid(
         torch.arange(h, device=verts.device, dtype=verts.dtype),
         torch.arange(w, device=verts.device, dtype=verts.dtype),
