@@ -151,6 +151,27 @@ def test_rasterizer_matches_brute_force_on_spiky_depth_grid(yaw):
     assert torch.allclose(frags.zbuf[0][covered], zref[covered], atol=1e-9)
 
 
+@pytest.mark.parametrize("yaw", [0.0, 35.0])
+def test_rasterizer_matches_brute_force_on_smooth_depth_grid(yaw):
+    # A smooth face-like bump: nearly every triangle holds at most 2 x 2 pixel centres, so this
+    # checks the direct small-face path (the spiky case above mostly takes the span path).
+    s = 14
+    r = Renderer(s)
+    ys, xs = torch.meshgrid(torch.arange(s) * 1.0, torch.arange(s) * 1.0, indexing="ij")
+    bump = torch.exp(-((xs - 6.3) ** 2 + (ys - 7.1) ** 2) / 20)
+    depth = (1.0 - 0.04 * bump)[None].double()
+    view = torch.tensor([[math.radians(8), math.radians(yaw), 0.1, 0.01, 0, 0]]).double()
+    verts = r.view_vertices(depth, view)
+    faces = grid_faces(s, s)
+    frags = rasterize(verts, faces, (s, s))
+    zref, fref = _brute_force(verts[0], faces, s, s)
+    covered = torch.isfinite(zref)
+    assert covered.float().mean() > 0.5
+    assert torch.equal(frags.mask[0], covered)
+    assert torch.equal(frags.face_idx[0], fref)
+    assert torch.allclose(frags.zbuf[0][covered], zref[covered], atol=1e-9)
+
+
 def test_rotated_view_reprojects_a_texture_point_to_its_projection():
     # One bright texel on a curved canonical surface lands where the view transform and the
     # camera put its 3D point (warp and reprojection agree).
