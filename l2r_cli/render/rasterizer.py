@@ -4,17 +4,19 @@ One function, :func:`rasterize`, so another backend can be slotted in behind the
 
 How it works (all vectorised over batch and faces; the only Python loops are over a handful of
 power-of-two size buckets):
-1. Without gradients, every face's rows are enumerated (windows bucketed by the face's height),
-   each row's x-span is found from the edges, and the span's pixels are enumerated (windows
-   bucketed by span length). Work follows the covered area, not the bounding box, so slivers
-   and walls seen edge-on stay cheap, and a few large triangles do not blow up the memory of
-   the many one-pixel ones.
+1. Without gradients, faces whose box holds at most 2 x 2 pixel centres (most faces of a smooth
+   depth grid) test those four pixels directly. For the others every row is enumerated
+   (windows bucketed by the face's height), each row's x-span is found from the edges, and the
+   span's pixels are enumerated (windows bucketed by span length). Work follows the covered
+   area, not the bounding box, so slivers and walls seen edge-on stay cheap, and a few large
+   triangles do not blow up the memory of the many one-pixel ones.
 2. Candidate (pixel, face) pairs inside the triangle get a perspective-correct depth; a
    ``scatter_reduce(amin)`` builds the z-buffer, and the nearest face per pixel wins (ties go to
    the larger face index, so the result is deterministic).
-3. With gradients, the winning face's screen-space barycentrics and interpolated depth are
-   recomputed for each covered pixel, so depth and barycentrics are differentiable w.r.t. the
-   vertex positions (the face assignment itself is piecewise constant).
+3. With gradients, the winning face's vertices are gathered per pixel from ``verts`` and its
+   screen-space barycentrics and interpolated depth recomputed for each covered pixel, so depth
+   and barycentrics are differentiable w.r.t. the vertex positions (the face assignment itself
+   is piecewise constant).
 
 Pixel centres are at integer coordinates; a pixel is covered when its centre lies inside or on
 the edge of a triangle. Depth interpolation is perspective-correct: z = 1 / sum_i(b_i / z_i).
@@ -140,7 +142,7 @@ def _inside(
 def _zbuffer_faces(tri: Tensor, h: int, w: int) -> Tensor:
     """Nearest face per pixel (B, H, W), -1 for background. tri: (B, F, 3, 3), no gradients.
 
-    Faces whose box holds at most 2 x 2 pixel centres (nearly all of a depth-grid mesh) test
+    Faces whose box holds at most 2 x 2 pixel centres (most faces of a smooth depth grid) test
     those four pixels directly. The others are enumerated per row span, not per bounding box:
     first the (face, row) pairs inside each face's box (windows bucketed by box height), then
     the pixels of each row's conservative x-span (windows bucketed by span length). The cost
