@@ -140,6 +140,12 @@ class TrainConfig:
     """Refresh the progress line every this many steps."""
     max_steps: int = 0
     """Stop after this many optimizer steps in total (0 = no limit)."""
+    lr_cosine_steps: int = 0
+    """Anneal every learning rate along a half cosine from its start to ``lr_final_ratio``
+    times it over this many steps, then hold it there (0 = constant rates). The rate depends on
+    the step alone, so a resumed run follows the same schedule."""
+    lr_final_ratio: float = 0.1
+    """Where ``lr_cosine_steps`` ends, as a fraction of each starting rate."""
     input: str = "image"
     """Which images the network sees: 'image' (original) or 'lq' (degraded, when present)."""
     panels: bool = True

@@ -198,6 +198,16 @@ class Trainer:
         )
         if cfg.ckpt_every < 1 or cfg.log_every < 1:
             raise L2RError("train.ckpt_every and train.log_every must be >= 1")
+        if cfg.lr_cosine_steps < 0 or not 0.0 <= cfg.lr_final_ratio <= 1.0:
+            raise L2RError(
+                "train.lr_cosine_steps must be >= 0 and train.lr_final_ratio in [0, 1], got "
+                f"{cfg.lr_cosine_steps} and {cfg.lr_final_ratio}"
+            )
+        # Starting rates of every optimizer's parameter groups, before a checkpoint's
+        # (already annealed) rates are loaded over them.
+        self._base_lrs = {
+            name: [g["lr"] for g in opt.param_groups] for name, opt in stage.optimizers().items()
+        }
         self.step = 0
         self.epoch = 0
         self.epoch_step = 0
@@ -222,6 +232,23 @@ class Trainer:
         """Steps this run ends at: all epochs, capped by ``max_steps`` when set."""
         total = self.cfg.epochs * self.sampler.batches_per_epoch
         return min(total, self.cfg.max_steps) if self.cfg.max_steps > 0 else total
+
+    def lr_factor(self, step: int) -> float:
+        """Multiplier of the starting learning rates for the step after ``step`` steps done."""
+        n = self.cfg.lr_cosine_steps
+        if n <= 0:
+            return 1.0
+        t = min(step, n) / n
+        r = self.cfg.lr_final_ratio
+        return r + (1.0 - r) * 0.5 * (1.0 + math.cos(math.pi * t))
+
+    def _set_learning_rates(self) -> None:
+        if self.cfg.lr_cosine_steps <= 0:
+            return
+        f = self.lr_factor(self.step)
+        for name, opt in self.stage.optimizers().items():
+            for group, base in zip(opt.param_groups, self._base_lrs[name], strict=True):
+                group["lr"] = base * f
 
     # ------------------------------------------------------------------ set-up
 
@@ -405,6 +432,7 @@ class Trainer:
             while self.epoch < cfg.epochs and self.step < total and not stopped:
                 loader = self._loader(self.epoch, self.epoch_step)
                 for batch in loader:
+                    self._set_learning_rates()
                     logs = self.stage.train_step(_to_device(batch, self.dist.device))
                     self.step += 1
                     self.epoch_step += 1
