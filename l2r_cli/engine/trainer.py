@@ -44,7 +44,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, default_collate
 
-from l2r_cli.config import TrainConfig, to_toml
+from l2r_cli.config import TrainConfig, to_dict, to_toml
 from l2r_cli.console import info, progress
 from l2r_cli.engine import checkpoint as ck
 from l2r_cli.engine.distributed import (
@@ -88,11 +88,23 @@ def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def config_difference(saved: Mapping[str, Any], new: Mapping[str, Any]) -> str | None:
-    """The first dotted key (sorted) whose value differs, ignoring :data:`RESUMABLE_KEYS`."""
+def config_difference(
+    saved: Mapping[str, Any],
+    new: Mapping[str, Any],
+    defaults: Mapping[str, Any] | None = None,
+) -> str | None:
+    """The first dotted key (sorted) whose value differs, ignoring :data:`RESUMABLE_KEYS`.
+
+    A key the saved config lacks (a field added to l2r after that run started) counts as equal
+    when its new value is the field's default in ``defaults`` (nested like ``new``, JSON types
+    like both): the old code behaved as that default does.
+    """
     a, b = flatten(saved), flatten(new)
+    d = flatten(defaults or {})
     for key in sorted(set(a) | set(b)):
         if any(key == k or key.endswith("." + k) for k in RESUMABLE_KEYS):
+            continue
+        if key not in a and key in b and key in d and b[key] == d[key]:
             continue
         va, vb = a.get(key, "<absent>"), b.get(key, "<absent>")
         if isinstance(va, tuple):
@@ -184,12 +196,18 @@ class Trainer:
         run_config: dict[str, Any],
         dist: DistInfo,
         seed: int,
+        config_defaults: Mapping[str, Any] | None = None,
     ) -> None:
         self.stage = stage
         self.train_set = train_set
         self.cfg = cfg
         self.out_dir = Path(out_dir)
         self.run_config = _json_safe(run_config)
+        # Defaults of the run's config (train section at least): lets a run saved before a
+        # field existed resume while that field keeps its default.
+        self.config_defaults = _json_safe(
+            {"train": to_dict(TrainConfig()), **(config_defaults or {})}
+        )
         self.dist = dist
         self.seed = seed
         self.n = len(train_set)  # type: ignore[arg-type]
@@ -264,7 +282,7 @@ class Trainer:
         self.stage.to(self.dist.device)
         if resume:
             ckpt = ck.load_checkpoint(self.out_dir, expect_kind=self.stage.kind)
-            diff = config_difference(ckpt["config"], self.run_config)
+            diff = config_difference(ckpt["config"], self.run_config, self.config_defaults)
             if diff is not None:
                 raise L2RError(
                     f"--resume: the configuration differs from the saved run in {diff}; "

@@ -95,7 +95,9 @@ def run_stage(kind: str, cfg: Any, data: Path, out: Path, resume: bool, g: Any) 
             dataset = L2RDataset(data, "train", fields=("image", "lq"), image_size=stage.out_size)
         else:  # pragma: no cover - later stages register here
             raise L2RError(f"unknown stage {kind!r}")
-        trainer = Trainer(stage, dataset, cfg.train, out, to_dict(cfg), dist, g.seed)
+        trainer = Trainer(
+            stage, dataset, cfg.train, out, to_dict(cfg), dist, g.seed, to_dict(type(cfg)())
+        )
         return trainer.fit(resume=resume)
     finally:
         cleanup()

@@ -149,3 +149,15 @@ def test_cosine_schedule_resumes_exactly(tmp_path: Path) -> None:
 def test_bad_schedule_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(L2RError, match="lr_final_ratio in \\[0, 1\\]"):
         _fit(tmp_path, toy_config(lr_cosine_steps=5, lr_final_ratio=1.5))
+
+
+def test_run_saved_before_a_field_existed_resumes_with_its_default(tmp_path: Path) -> None:
+    # Simulate a run started by an older l2r: its saved config lacks train.lr_cosine_steps.
+    _fit(tmp_path, toy_config(max_steps=7))
+    last = tmp_path / "checkpoints" / "last.pt"
+    ckpt = torch.load(last, weights_only=True)
+    del ckpt["config"]["train"]["lr_cosine_steps"]
+    torch.save(ckpt, last)
+    with pytest.raises(L2RError, match="'train.lr_cosine_steps' \\(saved '<absent>', now 5\\)"):
+        _fit(tmp_path, toy_config(lr_cosine_steps=5), resume=True)
+    assert torch.load(_fit(tmp_path, toy_config(), resume=True), weights_only=True)["step"] == 15
