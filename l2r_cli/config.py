@@ -120,6 +120,9 @@ class OptimConfig:
     """Learning rate of the proxy's bas-relief gain (``model.basrelief_gain``); no weight decay."""
     pose_lr_mult: float = 1.0
     """The view and light nets learn at ``lr`` times this (1 = one rate for every net)."""
+    gain_refit_batches: int = 0
+    """When training ends, refit the bas-relief gain alone by a line search of the plain
+    photometric L1 on this many training batches, nets frozen (0 = off; docs/proxy.md)."""
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,10 @@ class TrainConfig:
     """Refresh the progress line every this many steps."""
     max_steps: int = 0
     """Stop after this many optimizer steps in total (0 = no limit)."""
+    max_minutes: float = 0.0
+    """Stop at the first step boundary after this many minutes of training wall time in total
+    (summed over resumed sessions; 0 = no limit). A run stopped by it ends like a finished one
+    (the stage's end-of-training step runs); where it stops depends on the host's speed."""
     lr_cosine_steps: int = 0
     """Anneal every learning rate along a half cosine from its start to ``lr_final_ratio``
     times it over this many steps, then hold it there (0 = constant rates). The rate depends on

@@ -18,6 +18,12 @@ from l2r_cli.console import console
 @click.option("--epochs", type=click.IntRange(min=1), metavar="N", help="[default: 30]")
 @click.option("--batch-size", type=click.IntRange(min=1), metavar="N", help="Global batch [64].")
 @click.option("--max-steps", type=click.IntRange(min=0), metavar="N", help="Stop after N steps.")
+@click.option(
+    "--max-minutes",
+    type=click.FloatRange(min=0),
+    metavar="M",
+    help="Stop after M minutes of training in all, then finish as at the end [0 = none].",
+)
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="Adam lr [1e-4].")
 @click.option("--nf", type=click.IntRange(min=4), help="Width of depth/albedo/conf nets [64].")
 @click.option("--zdim", type=click.IntRange(min=4), help="Bottleneck width [256].")
@@ -42,6 +48,7 @@ def train_proxy(g, data, out, config_file, dry_run, resume, **flags) -> None:
         "epochs": "train.epochs",
         "batch_size": "train.batch_size",
         "max_steps": "train.max_steps",
+        "max_minutes": "train.max_minutes",
         "lr": "optim.lr",
         "nf": "model.nf",
         "zdim": "model.zdim",
@@ -66,6 +73,7 @@ _PRIOR_KEYS = {
     "epochs": "train.epochs",
     "batch_size": "train.batch_size",
     "max_steps": "train.max_steps",
+    "max_minutes": "train.max_minutes",
     "lr": "optim.lr",
     "ema_kimg": "optim.ema_kimg",
     "ema_rampup": "optim.ema_rampup",
@@ -95,6 +103,12 @@ _PRIOR_KEYS = {
 @click.option("--epochs", type=click.IntRange(min=1), metavar="N", help="[default: 30]")
 @click.option("--batch-size", type=click.IntRange(min=1), metavar="N", help="Global batch [64].")
 @click.option("--max-steps", type=click.IntRange(min=0), metavar="N", help="Stop after N steps.")
+@click.option(
+    "--max-minutes",
+    type=click.FloatRange(min=0),
+    metavar="M",
+    help="Stop after M minutes of training in all, then finish as at the end [0 = none].",
+)
 @click.option(
     "--lr", type=click.FloatRange(min=0, min_open=True), metavar="X", help="G, D lr [0.002]."
 )
@@ -157,6 +171,7 @@ _ARN_KEYS = {
     "epochs": "train.epochs",
     "batch_size": "train.batch_size",
     "max_steps": "train.max_steps",
+    "max_minutes": "train.max_minutes",
     "num_workers": "train.num_workers",
     "ckpt_every": "train.ckpt_every",
 }
@@ -189,6 +204,12 @@ def _switch(name: str, text: str):
 @click.option("--epochs", type=click.IntRange(min=1), metavar="N", help="[default: 30]")
 @click.option("--batch-size", type=click.IntRange(min=1), metavar="N", help="Global batch [16].")
 @click.option("--max-steps", type=click.IntRange(min=0), metavar="N", help="Stop after N steps.")
+@click.option(
+    "--max-minutes",
+    type=click.FloatRange(min=0),
+    metavar="M",
+    help="Stop after M minutes of training in all, then finish as at the end [0 = none].",
+)
 @click.option("--num-workers", type=click.IntRange(min=0), metavar="N", help="[2]")
 @click.option("--ckpt-every", type=click.IntRange(min=1), metavar="STEPS", help="[500]")
 @click.option("--resume", is_flag=True, help="Continue from OUT's last checkpoint.")

@@ -12,11 +12,13 @@ The dict (``format_version`` 1)::
      "step": int, "epoch": int, "epoch_step": int,
      "models": {name: state_dict}, "optimizers": {name: state_dict},
      "config": resolved config (plain dict), "rng": {...}, "rng_per_rank": [{...}, ...],
-     "l2r_version": str, "time": float (unix seconds)}
+     "train_seconds": float, "l2r_version": str, "time": float (unix seconds)}
 
 ``step`` counts optimizer steps done; ``epoch`` is the epoch in progress (completed epochs) and
 ``epoch_step`` the global batches of it already done, so training resumes with batch
-``epoch_step`` of epoch ``epoch``. Files hold tensors, numbers and strings only: they load with
+``epoch_step`` of epoch ``epoch``. ``train_seconds`` is the training wall time summed over
+sessions (``train.max_minutes``; absent in files written before it existed, read as 0).
+Files hold tensors, numbers and strings only: they load with
 ``torch.load(weights_only=True)`` and never execute code. Writes go to a temporary file in the
 same directory, are fsync'ed and renamed over the target, so a crash at any moment leaves the
 old or the new file whole.
@@ -171,6 +173,7 @@ def build_checkpoint(
     config: dict[str, Any],
     rng: dict[str, Any] | None = None,
     rng_per_rank: list[dict[str, Any]] | None = None,
+    train_seconds: float = 0.0,
 ) -> dict[str, Any]:
     """Assemble the checkpoint dict (see the module docstring); ``rng`` defaults to this
     process's current RNG states."""
@@ -186,6 +189,7 @@ def build_checkpoint(
         "config": config,
         "rng": capture_rng() if rng is None else rng,
         "rng_per_rank": list(rng_per_rank or []),
+        "train_seconds": float(train_seconds),
         "l2r_version": __version__,
         "time": time.time(),
     }

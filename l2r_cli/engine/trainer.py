@@ -30,6 +30,7 @@ and under a forked RNG (so they never change the training):
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import math
 import random
@@ -63,6 +64,7 @@ RESUMABLE_KEYS = frozenset(
     {
         "train.epochs",
         "train.max_steps",
+        "train.max_minutes",
         "train.num_workers",
         "train.ckpt_every",
         "train.log_every",
@@ -216,6 +218,8 @@ class Trainer:
         )
         if cfg.ckpt_every < 1 or cfg.log_every < 1:
             raise L2RError("train.ckpt_every and train.log_every must be >= 1")
+        if cfg.max_minutes < 0:
+            raise L2RError(f"train.max_minutes must be >= 0, got {cfg.max_minutes}")
         if cfg.lr_cosine_steps < 0 or not 0.0 <= cfg.lr_final_ratio <= 1.0:
             raise L2RError(
                 "train.lr_cosine_steps must be >= 0 and train.lr_final_ratio in [0, 1], got "
@@ -230,6 +234,8 @@ class Trainer:
         self.epoch = 0
         self.epoch_step = 0
         self._saved_step = -1
+        self._seconds_before = 0.0  # training wall time of earlier sessions (from the checkpoint)
+        self._session_start = time.perf_counter()
         self._wrapped = False
         self._panel_batch: dict[str, Any] | None = None
 
@@ -250,6 +256,18 @@ class Trainer:
         """Steps this run ends at: all epochs, capped by ``max_steps`` when set."""
         total = self.cfg.epochs * self.sampler.batches_per_epoch
         return min(total, self.cfg.max_steps) if self.cfg.max_steps > 0 else total
+
+    @property
+    def train_seconds(self) -> float:
+        """Training wall time so far, summed over this and earlier (resumed) sessions."""
+        return self._seconds_before + time.perf_counter() - self._session_start
+
+    def _out_of_time(self) -> bool:
+        """Whether ``max_minutes`` is used up (rank 0's clock decides, so all ranks agree)."""
+        if self.cfg.max_minutes <= 0:
+            return False
+        over = self.dist.is_main and self.train_seconds >= 60.0 * self.cfg.max_minutes
+        return any_rank(over, self.dist)
 
     def lr_factor(self, step: int) -> float:
         """Multiplier of the starting learning rates for the step after ``step`` steps done."""
@@ -294,6 +312,7 @@ class Trainer:
             )
             self.step, self.epoch = ckpt["step"], ckpt["epoch"]
             self.epoch_step = ckpt["epoch_step"]
+            self._seconds_before = float(ckpt.get("train_seconds", 0.0))
             per_rank = ckpt.get("rng_per_rank") or []
             if len(per_rank) == self.dist.world_size:
                 ck.restore_rng(per_rank[self.dist.rank], self.dist.device)
@@ -370,6 +389,7 @@ class Trainer:
                 config=self.run_config,
                 rng=rng_all[0],
                 rng_per_rank=rng_all,
+                train_seconds=self.train_seconds,
             )
             # last.pt first: if we die before the named copies, last.pt is still the newest.
             ck.save_checkpoint(self.last_path, ckpt)
@@ -431,6 +451,7 @@ class Trainer:
         when interrupted.
         """
         self._prepare(resume)
+        self._session_start = time.perf_counter()
         self.stage.train()
         cfg, nb, total = self.cfg, self.sampler.batches_per_epoch, self.total_steps
         if self.dist.is_main:
@@ -441,7 +462,7 @@ class Trainer:
             )
         sums: dict[str, float] = {}
         count = 0
-        stopped = False
+        stopped = timed_out = self._out_of_time()
         with progress() as bar, _StopRequest() as stop:
             task = bar.add_task(
                 f"epoch {self.epoch + 1}/{cfg.epochs}", total=total, completed=self.step, status=""
@@ -474,6 +495,8 @@ class Trainer:
                         self._checkpoint([ck.step_checkpoint_name(self.step)])
                     if any_rank(stop.requested, self.dist):
                         stopped = True
+                    elif self._out_of_time():
+                        stopped = timed_out = True
                     if stopped or self.step >= total:
                         break
                 del loader  # shut the workers down before the (slow) epoch end
@@ -482,6 +505,11 @@ class Trainer:
             if self.step != self._saved_step:
                 self._checkpoint([])
             bar.update(task, completed=self.step)
+        if timed_out:
+            stopped = False
+            info(f"time budget of {cfg.max_minutes:g} min used up at step {self.step}")
+        if not stopped:
+            self._finish()
         if stopped:
             info(
                 f"interrupted ({stop.signame}): checkpoint at step {self.step} in {self.last_path}"
@@ -492,6 +520,30 @@ class Trainer:
         # abort the other ("terminate called without an active exception").
         barrier(self.dist)
         return self.last_path
+
+    def _finish(self) -> None:
+        """The stage's end-of-training step (on the first batches of epoch 0's order); logs and
+        checkpoints what it changed."""
+        n = self.stage.finish_batches()
+        if n <= 0:
+            return
+        loader = self._loader(0, 0)
+        batches = [_to_device(b, self.dist.device) for b in itertools.islice(loader, n)]
+        del loader
+        self.stage.eval()
+        try:
+            with _forked_rng(self.dist.device):
+                logs = self.stage.finish(batches, lambda d: all_reduce_mean(d, self.dist))
+        finally:
+            self.stage.train()
+        if not logs:
+            return
+        if self.dist.is_main:
+            rec = {"step": self.step, "epoch": self.epoch, "finish": logs, "time": time.time()}
+            with open(self.out_dir / "log.jsonl", "a") as fh:
+                fh.write(json.dumps(rec) + "\n")
+            info("end of training: " + "  ".join(f"{k} {v:.4g}" for k, v in logs.items()))
+        self._checkpoint([])
 
     def _end_epoch(self) -> None:
         self.epoch += 1

@@ -76,6 +76,25 @@ class Stage(ABC):
         """Per-epoch scores for the log (rank 0, no gradients, forked RNG). Default: none."""
         return {}
 
+    def finish_batches(self) -> int:
+        """How many training batches :meth:`finish` wants (0 = it does nothing, the default)."""
+        return 0
+
+    def finish(
+        self,
+        batches: list[dict[str, Tensor]],
+        reduce_mean: Callable[[dict[str, float]], dict[str, float]],
+    ) -> dict[str, float]:
+        """End-of-training step, run once when training ends (steps, epochs or time budget
+        reached; not when interrupted) in eval mode on every rank, before the final checkpoint.
+
+        ``batches`` are the first :meth:`finish_batches` local batches of epoch 0's order, on
+        the training device; ``reduce_mean`` averages a dict of floats over ranks (identity in
+        one process), so every rank reaches the same decision. Returns scalar logs (empty when
+        nothing changed). Default: nothing.
+        """
+        return {}
+
     def wrap(self, fn: Callable[[nn.Module], nn.Module]) -> None:
         """Route forward passes of trainable nets through ``fn(net)`` (the engine's DDP wrap).
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -13,6 +14,7 @@ from torch import Tensor, nn
 
 from l2r_cli.config import ProxyRunConfig
 from l2r_cli.console import notice_once
+from l2r_cli.errors import L2RError
 from l2r_cli.losses import perceptual_nll, photometric_nll
 from l2r_cli.models.proxy import Proxy, ProxyFactors, ProxyRender
 from l2r_cli.models.vgg import VGG16Relu33, load_vgg16
@@ -82,6 +84,10 @@ class ProxyStage(Stage):
             groups.append({"params": gains, "lr": o.gain_lr, "weight_decay": 0.0})
         self._opt = make_adam(groups, o.lr, (o.beta1, o.beta2), o.weight_decay, device)
         self.fwd: dict[str, nn.Module] = {}
+        if o.gain_refit_batches < 0:
+            raise L2RError(f"optim.gain_refit_batches must be >= 0, got {o.gain_refit_batches}")
+        if o.gain_refit_batches > 0 and br is None:
+            raise L2RError("optim.gain_refit_batches needs model.basrelief_gain = true")
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """The one Adam over every proxy net."""
@@ -133,6 +139,28 @@ class ProxyStage(Stage):
         self._opt.step()
         return logs
 
+    def finish_batches(self) -> int:
+        """``optim.gain_refit_batches`` (0 = no end-of-training refit)."""
+        return self.cfg.optim.gain_refit_batches
+
+    def finish(
+        self,
+        batches: list[dict[str, Tensor]],
+        reduce_mean: Callable[[dict[str, float]], dict[str, float]],
+    ) -> dict[str, float]:
+        """Refit the bas-relief gain on ``batches`` (:func:`refit_basrelief_gain`)."""
+        if self.model.basrelief is None or not batches:
+            return {}
+        s = self.cfg.model.image_size
+        images = [network_input(b, self.cfg.train.input, s) for b in batches]
+        fit = refit_basrelief_gain(self.model, images, self.cfg.loss.lam_flip, reduce_mean)
+        return {
+            "gain_refit_factor": math.exp(fit.offset),
+            "basrelief_gain": self.model.basrelief().item(),
+            "l1_before": fit.loss_before,
+            "l1_after": fit.loss_after,
+        }
+
     @torch.no_grad()
     def panel(self, batch: dict[str, Tensor]) -> np.ndarray:
         """Rows of input | reconstruction | depth | normal | albedo | side view (uint8)."""
@@ -157,6 +185,79 @@ class ProxyStage(Stage):
             )
         self.model.train()
         return grid(rows)
+
+
+def plain_photometric_l1(model: Proxy, image: Tensor, lam_flip: float) -> Tensor:
+    """Masked L1 of the reconstruction plus ``lam_flip`` times that of the flipped one,
+    without the confidence maps: image (B, 3, S, S) in [-1, 1] -> scalar."""
+    b = image.shape[0]
+    r = model.render(model.factors(image), flip=True)
+    mask = r.recon_mask[:b] * r.recon_mask[b:]
+    l1 = photometric_nll(r.recon_image[:b], image, None, mask)
+    return l1 + lam_flip * photometric_nll(r.recon_image[b:], image, None, mask)
+
+
+@dataclass(frozen=True)
+class GainRefit:
+    """Result of :func:`refit_basrelief_gain`: the chosen change of the log gain, the loss
+    before and after, and the scanned curve [(log offset, loss), ...]."""
+
+    offset: float
+    loss_before: float
+    loss_after: float
+    curve: list[tuple[float, float]]
+
+
+@torch.no_grad()
+def refit_basrelief_gain(
+    model: Proxy,
+    images: list[Tensor],
+    lam_flip: float,
+    reduce_mean: Callable[[dict[str, float]], dict[str, float]] = lambda d: d,
+    span: float = 0.3,
+    points: int = 13,
+) -> GainRefit:
+    """Move the bas-relief gain g, nets frozen, to the minimum of the plain photometric L1
+    (:func:`plain_photometric_l1`) along its family: relief / exp(t), pitch, yaw and lateral
+    light x exp(t), for t on a grid of ``points`` over [-span, span], refined by a parabola
+    through the best grid point and its neighbours (kept only if it scores lower still).
+
+    During training the gain's gradient is swamped by the nets' own steps, and the confidence
+    maps are co-adapted with the current gain (they favour it), so neither the training loss
+    nor the trained gain marks the family's photometric optimum (docs/proxy.md). ``images``:
+    list of (B, 3, S, S) in [-1, 1]; ``reduce_mean`` averages {name: float} over ranks, so all
+    ranks choose the same t. The model's gain is left at the chosen value.
+    """
+    br = model.basrelief
+    if br is None:
+        raise ValueError("the model has no bas-relief gain (model.basrelief_gain = false)")
+    if not images or points < 3 or span <= 0:
+        raise ValueError("need images, points >= 3 and span > 0")
+    g0 = br.log_gain.detach().clone()
+
+    def loss_at(t: float) -> float:
+        br.log_gain.copy_(g0 + t)
+        vals = [plain_photometric_l1(model, x, lam_flip).item() for x in images]
+        return reduce_mean({"l1": sum(vals) / len(vals)})["l1"]
+
+    grid_t = [span * (2 * i / (points - 1) - 1) for i in range(points)]
+    curve = [(t, loss_at(t)) for t in grid_t]
+    before = loss_at(0.0)
+    i = min(range(points), key=lambda j: curve[j][1])
+    best_t, best_l = curve[i]
+    if 0 < i < points - 1:
+        (_, lm), (_, lp) = curve[i - 1], curve[i + 1]
+        curvature = lm - 2 * best_l + lp
+        if curvature > 0:
+            h = grid_t[1] - grid_t[0]
+            t = best_t + 0.5 * h * (lm - lp) / curvature
+            lt = loss_at(t)
+            if lt < best_l:
+                best_t, best_l = t, lt
+    if before <= best_l:
+        best_t, best_l = 0.0, before
+    br.log_gain.copy_(g0 + best_t)
+    return GainRefit(offset=best_t, loss_before=before, loss_after=best_l, curve=curve)
 
 
 def side_view(model: Proxy, f: ProxyFactors, yaw_deg: float = -50.0) -> Tensor:

@@ -161,3 +161,62 @@ def test_run_saved_before_a_field_existed_resumes_with_its_default(tmp_path: Pat
     with pytest.raises(L2RError, match="'train.lr_cosine_steps' \\(saved '<absent>', now 5\\)"):
         _fit(tmp_path, toy_config(lr_cosine_steps=5), resume=True)
     assert torch.load(_fit(tmp_path, toy_config(), resume=True), weights_only=True)["step"] == 15
+
+
+class _FinishingStage(ToyStage):
+    """A toy stage whose end-of-training step zeroes the last bias and records its batches."""
+
+    def __init__(self, **kw: object) -> None:
+        super().__init__(**kw)  # type: ignore[arg-type]
+        self.finished: list[list[tuple[int, ...]]] = []
+
+    def finish_batches(self) -> int:
+        return 2
+
+    def finish(self, batches, reduce_mean):
+        self.finished.append([tuple(b["image"].shape) for b in batches])
+        with torch.no_grad():
+            self.nets["body"][3].bias.zero_()
+        return reduce_mean({"zeroed": 1.0})
+
+
+def test_time_budget_stops_early_then_the_stage_finishes(tmp_path: Path) -> None:
+    import time
+
+    cfg = toy_config(max_minutes=0.001)  # 60 ms; each step sleeps 25 ms
+    stage = _FinishingStage(hook=lambda s, step: time.sleep(0.025))
+    t = Trainer(stage, ToyDataset(), cfg, tmp_path, run_config(cfg), DistInfo(), seed=0)
+    last = t.fit()
+    ck = torch.load(last, weights_only=True)
+    assert 1 <= ck["step"] < 15 and ck["train_seconds"] >= 0.06
+    assert stage.finished == [[(8, 3, 8, 8), (8, 3, 8, 8)]]
+    assert torch.count_nonzero(ck["models"]["body"]["3.bias"]) == 0  # saved after finishing
+    log = [json.loads(x) for x in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert log[-1]["finish"] == {"zeroed": 1.0} and log[-1]["step"] == ck["step"]
+    # The budget counts every session: resuming with it used up trains no further.
+    again = _FinishingStage()
+    Trainer(again, ToyDataset(), cfg, tmp_path, run_config(cfg), DistInfo(), seed=0).fit(True)
+    assert torch.load(last, weights_only=True)["step"] == ck["step"] and len(again.finished) == 1
+    # A larger budget (max_minutes may change on resume) continues to the end.
+    more = toy_config(max_minutes=10.0)
+    Trainer(_FinishingStage(), ToyDataset(), more, tmp_path, run_config(more), DistInfo(), 0).fit(
+        True
+    )
+    assert torch.load(last, weights_only=True)["step"] == 15
+
+
+def test_interrupted_run_does_not_finish(tmp_path: Path) -> None:
+    def ctrl_c(stage: ToyStage, step: int) -> None:
+        if step == 4:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    stage = _FinishingStage(hook=ctrl_c)
+    cfg = toy_config()
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(stage, ToyDataset(), cfg, tmp_path, run_config(cfg), DistInfo(), seed=0).fit()
+    assert stage.finished == []
+
+
+def test_negative_time_budget_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(L2RError, match="max_minutes must be >= 0"):
+        _fit(tmp_path, toy_config(max_minutes=-1.0))

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 
 from l2r_cli.engine.checkpoint import load_checkpoint
@@ -151,3 +152,79 @@ def test_pose_lr_mult_gives_the_view_and_light_nets_their_own_rate():
     assert pose["lr"] == 5e-4 and nets["lr"] == 1e-4
     assert {id(p) for p in pose["params"]} == {id(p) for p in want}
     assert len(nets["params"]) + len(want) == sum(1 for _ in stage.model.parameters())
+
+
+def _gain_proxy():
+    from l2r_cli.config import ProxyModelConfig
+    from l2r_cli.models.proxy import Proxy
+
+    torch.manual_seed(0)
+    return Proxy(ProxyModelConfig(image_size=32, nf=8, zdim=16, basrelief_gain=True)).eval()
+
+
+def test_gain_refit_finds_the_minimum_of_a_known_curve(monkeypatch):
+    import l2r_cli.stages.proxy as sp
+
+    model = _gain_proxy()
+    target = {"t": 0.137}
+    seen = []
+
+    def fake_l1(m, image, lam_flip):  # a parabola in the log gain, minimum at target
+        g = m.basrelief.log_gain.item()
+        seen.append(g)
+        return torch.tensor((g - target["t"]) ** 2 + 1.0)
+
+    monkeypatch.setattr(sp, "plain_photometric_l1", fake_l1)
+    images = [torch.zeros(2, 3, 32, 32)]
+    fit = sp.refit_basrelief_gain(model, images, 1.5)
+    assert fit.offset == pytest.approx(0.137, abs=1e-6)  # the parabola step is exact here
+    assert model.basrelief.log_gain.item() == pytest.approx(0.137, abs=1e-6)
+    assert fit.loss_before == pytest.approx(1 + 0.137**2) and fit.loss_after == pytest.approx(1)
+    assert len(fit.curve) == 13 and fit.curve[0][0] == pytest.approx(-0.3)
+    # Beyond the scanned span the search stops at its edge; at the optimum it stays put.
+    target["t"] = 0.137 + 0.9
+    assert sp.refit_basrelief_gain(model, images, 1.5).offset == pytest.approx(0.3)
+    target["t"] = model.basrelief.log_gain.item()
+    assert sp.refit_basrelief_gain(model, images, 1.5).offset == 0.0
+    # reduce_mean decides (all ranks must agree): here it says "lowest at the current gain".
+    target["t"] = 10.0
+    g = model.basrelief.log_gain.item()
+
+    def other_ranks(d):
+        return {"l1": (model.basrelief.log_gain.item() - g) ** 2}
+
+    assert sp.refit_basrelief_gain(model, images, 1.5, other_ranks).offset == 0.0
+
+
+def test_gain_refit_on_a_real_proxy_lowers_the_plain_l1():
+    from l2r_cli.stages.proxy import plain_photometric_l1, refit_basrelief_gain
+
+    model = _gain_proxy()
+    with torch.no_grad():
+        model.basrelief.log_gain.fill_(0.5)
+    g = torch.Generator().manual_seed(1)
+    images = [torch.rand(4, 3, 32, 32, generator=g) * 2 - 1 for _ in range(2)]
+    fit = refit_basrelief_gain(model, images, 1.5)
+    with torch.no_grad():
+        after = sum(plain_photometric_l1(model, x, 1.5).item() for x in images) / 2
+    assert after == pytest.approx(fit.loss_after, rel=1e-6)
+    assert fit.loss_after <= fit.loss_before
+    assert model.basrelief.log_gain.item() == pytest.approx(0.5 + fit.offset, abs=1e-7)
+
+
+def test_gain_refit_runs_when_training_ends(l2r, tmp_path, depth_dataset):
+    cfg = tmp_path / "refit.toml"
+    cfg.write_text("[model]\nbasrelief_gain = true\n[optim]\ngain_refit_batches = 2\n")
+    run = tmp_path / "run"
+    r = l2r("train-proxy", "--data", depth_dataset, "--out", run, *TINY, "--config", cfg,
+            "--batch-size", "4", "--max-steps", "2")  # fmt: skip
+    assert r.code == 0, r.err
+    log = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
+    (fin,) = [x["finish"] for x in log if "finish" in x]
+    assert fin["l1_after"] <= fin["l1_before"]
+    assert _weights(run)["basrelief.log_gain"].exp().item() == pytest.approx(fin["basrelief_gain"])
+    # Without the gain there is nothing to refit: a one-line config error.
+    cfg.write_text("[optim]\ngain_refit_batches = 2\n")
+    r = l2r("train-proxy", "--data", depth_dataset, "--out", tmp_path / "r2", *TINY,
+            "--config", cfg, "--max-steps", "1")  # fmt: skip
+    assert r.code == 2 and "gain_refit_batches needs model.basrelief_gain" in r.err
