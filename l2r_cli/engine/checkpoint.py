@@ -336,7 +336,8 @@ _BUFFER_SUFFIXES = ("running_mean", "running_var", "num_batches_tracked")
 
 
 def describe_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Summary for ``l2r info``: path, kind, step, epoch, time, version, config and the
+    """Summary for ``l2r info``: path, kind, step, epoch, training minutes (0 in files from
+    before they were recorded), time, version, config and the
     parameter count of every model (state_dict entries minus normalisation statistics)."""
     p = resolve_checkpoint_path(path)
     ckpt = load_checkpoint(p)
@@ -354,6 +355,7 @@ def describe_checkpoint(path: str | Path) -> dict[str, Any]:
         "step": ckpt["step"],
         "epoch": ckpt["epoch"],
         "epoch_step": ckpt["epoch_step"],
+        "train_minutes": round(float(ckpt.get("train_seconds", 0.0)) / 60, 2),
         "time": ckpt.get("time"),
         "l2r_version": ckpt.get("l2r_version"),
         "format_version": ckpt["format_version"],

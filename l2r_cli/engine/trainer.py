@@ -25,6 +25,10 @@ and under a forked RNG (so they never change the training):
   stage writes ``prior.pt`` in rosinality's StyleGAN2 layout);
 * ``stage.evaluate() -> {name: number}`` after every epoch (after the panel): logged to
   ``log.jsonl`` as ``{"step", "epoch", "eval": {...}, "time"}`` and printed.
+
+And one on every rank, in eval mode: ``stage.finish(batches, reduce_mean)`` once when training
+ends by steps, epochs or ``max_minutes`` (not when interrupted), before the final checkpoint;
+it may change weights, and its logs go to ``log.jsonl`` as ``{"step", "epoch", "finish"}``.
 """
 
 from __future__ import annotations
@@ -304,8 +308,8 @@ class Trainer:
             if diff is not None:
                 raise L2RError(
                     f"--resume: the configuration differs from the saved run in {diff}; "
-                    "only epochs, max_steps, num_workers, ckpt_every, log_every, keep_last "
-                    "and panels may change"
+                    "only epochs, max_steps, max_minutes, num_workers, ckpt_every, log_every, "
+                    "keep_last and panels may change"
                 )
             ck.restore_modules(
                 ckpt, self.stage.nets, self.stage.optimizers(), source=str(self.last_path)
