@@ -10,6 +10,14 @@ import click
 from l2r_cli.config import PriorRunConfig, ProxyRunConfig, resolve, to_dict, to_toml
 from l2r_cli.console import console
 
+_MAX_MINUTES = click.option(
+    "--max-minutes",
+    type=click.FloatRange(min=0),
+    metavar="M",
+    help="Stop after M minutes of training in all, then finish as at the end [0 = none].",
+)
+"""The wall-clock budget option every training command shares (``train.max_minutes``)."""
+
 
 @click.command("train-proxy")
 @click.option("--data", required=True, metavar="DIR", help="l2r dataset directory (train split).")
@@ -18,12 +26,7 @@ from l2r_cli.console import console
 @click.option("--epochs", type=click.IntRange(min=1), metavar="N", help="[default: 30]")
 @click.option("--batch-size", type=click.IntRange(min=1), metavar="N", help="Global batch [64].")
 @click.option("--max-steps", type=click.IntRange(min=0), metavar="N", help="Stop after N steps.")
-@click.option(
-    "--max-minutes",
-    type=click.FloatRange(min=0),
-    metavar="M",
-    help="Stop after M minutes of training in all, then finish as at the end [0 = none].",
-)
+@_MAX_MINUTES
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="Adam lr [1e-4].")
 @click.option("--nf", type=click.IntRange(min=4), help="Width of depth/albedo/conf nets [64].")
 @click.option("--zdim", type=click.IntRange(min=4), help="Bottleneck width [256].")
@@ -103,12 +106,7 @@ _PRIOR_KEYS = {
 @click.option("--epochs", type=click.IntRange(min=1), metavar="N", help="[default: 30]")
 @click.option("--batch-size", type=click.IntRange(min=1), metavar="N", help="Global batch [64].")
 @click.option("--max-steps", type=click.IntRange(min=0), metavar="N", help="Stop after N steps.")
-@click.option(
-    "--max-minutes",
-    type=click.FloatRange(min=0),
-    metavar="M",
-    help="Stop after M minutes of training in all, then finish as at the end [0 = none].",
-)
+@_MAX_MINUTES
 @click.option(
     "--lr", type=click.FloatRange(min=0, min_open=True), metavar="X", help="G, D lr [0.002]."
 )
@@ -204,12 +202,7 @@ def _switch(name: str, text: str):
 @click.option("--epochs", type=click.IntRange(min=1), metavar="N", help="[default: 30]")
 @click.option("--batch-size", type=click.IntRange(min=1), metavar="N", help="Global batch [16].")
 @click.option("--max-steps", type=click.IntRange(min=0), metavar="N", help="Stop after N steps.")
-@click.option(
-    "--max-minutes",
-    type=click.FloatRange(min=0),
-    metavar="M",
-    help="Stop after M minutes of training in all, then finish as at the end [0 = none].",
-)
+@_MAX_MINUTES
 @click.option("--num-workers", type=click.IntRange(min=0), metavar="N", help="[2]")
 @click.option("--ckpt-every", type=click.IntRange(min=1), metavar="STEPS", help="[500]")
 @click.option("--resume", is_flag=True, help="Continue from OUT's last checkpoint.")

@@ -466,13 +466,13 @@ class Trainer:
             )
         sums: dict[str, float] = {}
         count = 0
-        stopped = timed_out = self._out_of_time()
+        interrupted, timed_out = False, self._out_of_time()
         with progress() as bar, _StopRequest() as stop:
             task = bar.add_task(
                 f"epoch {self.epoch + 1}/{cfg.epochs}", total=total, completed=self.step, status=""
             )
             t_last, img_last = time.perf_counter(), 0
-            while self.epoch < cfg.epochs and self.step < total and not stopped:
+            while self.epoch < cfg.epochs and self.step < total and not (interrupted or timed_out):
                 loader = self._loader(self.epoch, self.epoch_step)
                 for batch in loader:
                     self._set_learning_rates()
@@ -497,11 +497,9 @@ class Trainer:
                     epoch_done = self.epoch_step == nb
                     if self.step % cfg.ckpt_every == 0 and not epoch_done:
                         self._checkpoint([ck.step_checkpoint_name(self.step)])
-                    if any_rank(stop.requested, self.dist):
-                        stopped = True
-                    elif self._out_of_time():
-                        stopped = timed_out = True
-                    if stopped or self.step >= total:
+                    interrupted = any_rank(stop.requested, self.dist)
+                    timed_out = not interrupted and self._out_of_time()
+                    if interrupted or timed_out or self.step >= total:
                         break
                 del loader  # shut the workers down before the (slow) epoch end
                 if self.epoch_step == nb:
@@ -509,16 +507,14 @@ class Trainer:
             if self.step != self._saved_step:
                 self._checkpoint([])
             bar.update(task, completed=self.step)
-        if timed_out:
-            stopped = False
-            info(f"time budget of {cfg.max_minutes:g} min used up at step {self.step}")
-        if not stopped:
-            self._finish()
-        if stopped:
+        if interrupted:
             info(
                 f"interrupted ({stop.signame}): checkpoint at step {self.step} in {self.last_path}"
             )
             raise KeyboardInterrupt
+        if timed_out:
+            info(f"time budget of {cfg.max_minutes:g} min used up at step {self.step}")
+        self._finish()
         info(f"done: step {self.step}, checkpoint {self.last_path}")
         # Ranks leave together: a rank that tears gloo down while another still talks to it can
         # abort the other ("terminate called without an active exception").

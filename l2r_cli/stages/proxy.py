@@ -242,7 +242,7 @@ def refit_basrelief_gain(
 
     grid_t = [span * (2 * i / (points - 1) - 1) for i in range(points)]
     curve = [(t, loss_at(t)) for t in grid_t]
-    before = loss_at(0.0)
+    before = curve[points // 2][1] if points % 2 else loss_at(0.0)  # odd: t = 0 is on the grid
     i = min(range(points), key=lambda j: curve[j][1])
     best_t, best_l = curve[i]
     if 0 < i < points - 1:
