@@ -65,6 +65,8 @@ def _register() -> None:
     cli.add_command(train.train_proxy)
     cli.add_command(train.train_prior)
     cli.add_command(train.train_arn)
+    cli.add_command(train.train_grn)
+    cli.add_command(train.train_mutual)
     cli.add_command(info.info)
     cli.add_command(benchmark.benchmark)
 

@@ -350,6 +350,135 @@ class ArnRunConfig:
     sources: ArnSourcesConfig = field(default_factory=ArnSourcesConfig)
 
 
+@dataclass(frozen=True)
+class GrnModelConfig:
+    """The GRN's architecture (``l2r_cli.models.grn.GrnConfig``; docs/grn.md). Its size is the
+    ARN's output size and its depth range the proxy's."""
+
+    nf: int = 64
+    """Base width of the encoder-decoder."""
+    zdim: int = 256
+    """Bottleneck width."""
+    use_restored: bool = True
+    """False = Table 2 "w/o restored image": the restored albedo is not an input."""
+    displacement: bool = True
+    """False = Table 2 "w/o displacement map": no m, the surface is the pure depth."""
+    residual_depth: bool = True
+    """Start from the proxy's depth and learn a residual (False: depth from scratch)."""
+    residual_range: float = 0.03
+    """Largest |d - proxy depth| in depth units (with residual_depth)."""
+    max_displacement: float = 0.01
+    """Largest |m| per component, in depth units."""
+
+
+@dataclass(frozen=True)
+class GrnLossConfig:
+    """Eqn. (7) without the adversarial term (the mutual stage adds it)."""
+
+    lam_flip: float = 0.5
+    """Weight of the flipped re-render's loss."""
+    use_sigma: bool = True
+    """Weight the photometric loss by the frozen proxy's confidence (False = plain L1)."""
+    beta: float = 0.1
+    """beta of eqn. (7): weight of the Laplacian smoothness of the displacement map."""
+
+
+@dataclass(frozen=True)
+class GrnSourcesConfig:
+    """The frozen input of the GRN stage: the ARN checkpoint (which names the proxy and prior)."""
+
+    arn: str = ""
+    """The 'arn' checkpoint file (a run directory is resolved to its last.pt)."""
+    arn_sha256: str = ""
+    """SHA-256 of the ARN file, filled in when training starts."""
+
+
+@dataclass(frozen=True)
+class GrnRunConfig:
+    """Everything `l2r train-grn` needs."""
+
+    model: GrnModelConfig = field(default_factory=GrnModelConfig)
+    loss: GrnLossConfig = field(default_factory=GrnLossConfig)
+    optim: ArnOptimConfig = field(default_factory=ArnOptimConfig)
+    train: TrainConfig = field(default_factory=_arn_train)
+    """Paper: batch 16, 30 epochs; ``input`` must be 'lq'."""
+    sources: GrnSourcesConfig = field(default_factory=GrnSourcesConfig)
+
+
+@dataclass(frozen=True)
+class CrossViewConfig:
+    """The random view and light of the cross-view adversarial loss (eqn. 6)."""
+
+    yaw: float = 45.0
+    """Yaw drawn uniformly from [-yaw, yaw] degrees."""
+    pitch: float = 20.0
+    """Pitch drawn uniformly from [-pitch, pitch] degrees."""
+    light_xy: float = 0.5
+    """Lateral light direction dx, dy drawn uniformly from [-light_xy, light_xy]."""
+    ambient: tuple[float, float] = (0.3, 0.7)
+    """Ambient strength range."""
+    diffuse: tuple[float, float] = (0.3, 0.7)
+    """Diffuse strength range."""
+
+
+@dataclass(frozen=True)
+class DiscConfig:
+    """The StyleGAN2 discriminator of eqn. (6)."""
+
+    init: str = "auto"
+    """'auto': the prior file's ``d`` when it has one of the output size, else from scratch;
+    'prior': require it; 'scratch': always from scratch."""
+    max_channels: int = 64
+    """Width cap of a discriminator built from scratch (channel multiplier 1 below it)."""
+    lr: float = 2e-4
+    """Adam learning rate of the discriminator (betas 0, 0.99 as StyleGAN2)."""
+    r1_gamma: float = 1.0
+    """R1 penalty weight on real images (0 = off), applied every step."""
+
+
+@dataclass(frozen=True)
+class MutualLossConfig:
+    """Eqn. (7)."""
+
+    lam_flip: float = 0.5
+    """Weight of the flipped re-render's loss."""
+    use_sigma: bool = True
+    """Weight the photometric loss by the frozen proxy's confidence (False = plain L1)."""
+    alpha: float = 0.1
+    """alpha of eqn. (7): weight of the cross-view adversarial loss (0 = Table 2 "w/o
+    cross-view loss": no discriminator step either)."""
+    beta: float = 0.1
+    """beta of eqn. (7): weight of the Laplacian smoothness of the displacement map."""
+
+
+@dataclass(frozen=True)
+class MutualSourcesConfig:
+    """The starting point of mutual learning: a GRN checkpoint (which names the ARN)."""
+
+    grn: str = ""
+    """The 'grn' checkpoint file (a run directory is resolved to its last.pt)."""
+    grn_sha256: str = ""
+    """SHA-256 of the GRN file, filled in when training starts."""
+
+
+def _mutual_train() -> TrainConfig:
+    return TrainConfig(batch_size=16, input="lq", epochs=20)
+
+
+@dataclass(frozen=True)
+class MutualRunConfig:
+    """Everything `l2r train-mutual` needs."""
+
+    loss: MutualLossConfig = field(default_factory=MutualLossConfig)
+    cross_view: CrossViewConfig = field(default_factory=CrossViewConfig)
+    disc: DiscConfig = field(default_factory=DiscConfig)
+    optim: ArnOptimConfig = field(default_factory=ArnOptimConfig)
+    """Adam of ARN, GRN, view and light nets together (paper: lr 1e-4)."""
+    train: TrainConfig = field(default_factory=_mutual_train)
+    """Paper: batch 16, 20 epochs; ``input`` must be 'lq'."""
+    sources: MutualSourcesConfig = field(default_factory=MutualSourcesConfig)
+
+
 def to_dict(cfg: Any) -> dict[str, Any]:
     """A plain, JSON/TOML-serialisable dict of a config dataclass tree."""
     return dataclasses.asdict(cfg)

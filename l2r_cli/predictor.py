@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import torch
 from torch import Tensor
@@ -15,8 +15,20 @@ from l2r_cli.errors import L2RError
 from l2r_cli.models.proxy import Proxy
 from l2r_cli.render import Renderer
 
-#: Checkpoint kinds whose geometry can be evaluated (later stages add theirs here).
-GEOMETRY_KINDS = ("proxy",)
+if TYPE_CHECKING:
+    from l2r_cli.stages.grn import RefinedModel
+
+#: Checkpoint kinds whose geometry can be evaluated.
+GEOMETRY_KINDS = ("proxy", "arn", "grn", "mutual")
+
+#: How benchmark tables name each kind ('+ARN' has its proxy's geometry: the ARN makes albedo).
+STAGE_LABELS = {
+    "proxy": "proxy",
+    "arn": "+ARN",
+    "grn": "+ARN +GRN",
+    "mutual": "L2R (mutual)",
+    "baseline": "constant depth",
+}
 
 
 class Predictor(Protocol):
@@ -24,6 +36,7 @@ class Predictor(Protocol):
 
     name: str
     image_size: int
+    kind: str
 
     def predict(self, image: Tensor) -> dict[str, Tensor]:
         """-> {'depth': (B, S, S), 'normal': (B, S, S, 3), 'mask': (B, S, S), ...}."""
@@ -36,6 +49,7 @@ class ProxyPredictor:
 
     name: str
     model: Proxy
+    kind: str = "proxy"
 
     @property
     def image_size(self) -> int:
@@ -54,6 +68,7 @@ class ConstantDepthPredictor:
     image_size: int = 64
     name: str = "constant depth"
     depth: float = 1.0
+    kind: str = "baseline"
 
     def predict(self, image: Tensor) -> dict[str, Tensor]:
         """image (B, 3, S, S) -> a plane at ``depth`` covering every pixel."""
@@ -63,9 +78,40 @@ class ConstantDepthPredictor:
         return {"depth": depth, "normal": normal, "mask": torch.ones_like(depth)}
 
 
+@dataclass
+class RefinedPredictor:
+    """proxy + ARN + GRN ('grn' checkpoint) or after mutual learning ('mutual'): geometry at
+    the ARN's output size O, from a degraded input upsampled to O."""
+
+    name: str
+    model: RefinedModel
+    kind: str
+
+    @property
+    def image_size(self) -> int:
+        """Input and output resolution O."""
+        return self.model.out_size
+
+    def predict(self, image: Tensor) -> dict[str, Tensor]:
+        """image (B, 3, O, O) in [-1, 1] -> RefinedModel.predict's dict."""
+        return self.model.predict(image)
+
+
 def load_predictor(path: str | Path, device: torch.device) -> Predictor:
     """Build the predictor stored in a checkpoint file or run directory (latest checkpoint)."""
     ckpt = load_checkpoint(path, expect_kind=GEOMETRY_KINDS)
+    if ckpt["kind"] == "grn":
+        from l2r_cli.stages.grn import load_grn
+
+        return RefinedPredictor(str(path), load_grn(path, device)[1], "grn")
+    if ckpt["kind"] == "mutual":
+        from l2r_cli.stages.mutual import load_mutual
+
+        return RefinedPredictor(str(path), load_mutual(path, device)[1], "mutual")
+    if ckpt["kind"] == "arn":
+        from l2r_cli.stages.arn import load_arn
+
+        return ProxyPredictor(str(path), load_arn(path, device)[1], "arn")
     try:
         model_cfg = from_dict(ProxyModelConfig, ckpt["config"]["model"], prefix="model.")
         model = Proxy(model_cfg)

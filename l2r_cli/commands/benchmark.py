@@ -17,9 +17,15 @@ def benchmark() -> None:
 
 
 @benchmark.command("bfm")
+@click.argument("paths", nargs=-1, metavar="[CKPT]...")
 @click.option("--data", required=True, metavar="DIR", help="l2r dataset with GT depth.")
 @click.option(
     "--ckpt", "ckpts", multiple=True, metavar="CKPT", help="Checkpoint file or run dir (repeat)."
+)
+@click.option(
+    "--compare",
+    is_flag=True,
+    help="Paper layout (Tables 2 and 4): numbered rows, stage names, change against row (1).",
 )
 @click.option("--baseline", is_flag=True, help="Add the constant-depth baseline row.")
 @click.option("--split", default="test", show_default=True, metavar="NAME")
@@ -39,20 +45,28 @@ def benchmark() -> None:
     help="Also fit predicted pose and relief to the true ones (l2r synth data only).",
 )
 @click.pass_obj
-def bfm(g, data, ckpts, baseline, split, input_field, batch_size, json_out, diagnose) -> None:
-    """SIDE and MAD (mean ± std) on a test split, Unsup3D's BFM protocol (paper Table 4).
+def bfm(
+    g, paths, data, ckpts, compare, baseline, split, input_field, batch_size, json_out, diagnose
+) -> None:
+    """SIDE and MAD (mean ± std) on a test split, Unsup3D's BFM protocol (paper Tables 2, 4).
+
+    Any stage's checkpoint works: proxy, arn (its proxy's geometry), grn, mutual. Checkpoints
+    go after the options or with --ckpt; rows keep the order given.
 
     \b
     Example:
       l2r benchmark bfm --data data/synth_test --ckpt runs/proxy --baseline --json bfm.json
+      l2r benchmark bfm --data data/deg_test --input lq --compare \\
+          runs/proxy_lq runs/arn runs/grn runs/mutual
     """
     from l2r_cli.benchmark.bfm import evaluate_bfm
     from l2r_cli.device import resolve_device
     from l2r_cli.errors import L2RError
-    from l2r_cli.predictor import ConstantDepthPredictor, load_predictor
+    from l2r_cli.predictor import STAGE_LABELS, ConstantDepthPredictor, load_predictor
 
+    ckpts = (*ckpts, *paths)
     if not ckpts and not baseline:
-        raise L2RError("nothing to evaluate: give --ckpt CKPT (repeatable) and/or --baseline")
+        raise L2RError("nothing to evaluate: give checkpoints (CKPT... or --ckpt), or --baseline")
     device = resolve_device(g.device)
     predictors = [load_predictor(c, device) for c in ckpts]
     if baseline:
@@ -61,17 +75,28 @@ def bfm(g, data, ckpts, baseline, split, input_field, batch_size, json_out, diag
     rows = []
     for p in predictors:
         res = evaluate_bfm(p, data, split, input_field, batch_size, device)
-        rows.append(res.summary())
+        rows.append({**res.summary(), "stage": p.kind})
     t = Table(title=f"BFM protocol on {data} [{split}, input={input_field}]")
-    for col in ("model", "n", "SIDE (×10⁻²) ↓", "MAD (deg.) ↓"):
+    cols = ["", "method", "model"] if compare else ["model"]
+    cols += ["n", "SIDE (×10⁻²) ↓", "MAD (deg.) ↓"]
+    if compare:
+        cols += ["ΔSIDE vs (1)", "ΔMAD vs (1)"]
+    for col in cols:
         t.add_column(col)
-    for r in rows:
-        t.add_row(
-            str(r["name"]),
+    for i, r in enumerate(rows):
+        cells = [
             str(r["n"]),
             f"{r['side_x100_mean']:.3f} ± {r['side_x100_std']:.3f}",
             f"{r['mad_mean']:.2f} ± {r['mad_std']:.2f}",
-        )
+        ]
+        if compare:
+            first = rows[0]
+            d_side = r["side_x100_mean"] - first["side_x100_mean"]
+            d_mad = r["mad_mean"] - first["mad_mean"]
+            head = [f"({i + 1})", STAGE_LABELS.get(r["stage"], r["stage"]), str(r["name"])]
+            t.add_row(*head, *cells, f"{d_side:+.3f}", f"{d_mad:+.2f}")
+        else:
+            t.add_row(str(r["name"]), *cells)
     console.print(t)
     payload = {"data": str(data), "split": split, "input": input_field, "results": rows}
     if diagnose:

@@ -230,6 +230,126 @@ def train_arn(g, data, out, config_file, dry_run, resume, **flags) -> None:
     _resolve_and_run("arn", ArnRunConfig, config_file, overrides, dry_run, data, out, resume, g)
 
 
+_COMMON_KEYS = {
+    "lr": "optim.lr",
+    "epochs": "train.epochs",
+    "batch_size": "train.batch_size",
+    "max_steps": "train.max_steps",
+    "max_minutes": "train.max_minutes",
+    "num_workers": "train.num_workers",
+    "ckpt_every": "train.ckpt_every",
+}
+
+
+def _common_train_options(fn):
+    """Options train-grn and train-mutual share (the engine's, and --config/--resume)."""
+    for opt in reversed(
+        [
+            click.option("--lr", type=click.FloatRange(min=0, min_open=True), metavar="X"),
+            click.option("--epochs", type=click.IntRange(min=1), metavar="N", help="[30 / 20]"),
+            click.option("--batch-size", type=click.IntRange(min=1), metavar="N", help="[16]"),
+            click.option("--max-steps", type=click.IntRange(min=0), metavar="N"),
+            _MAX_MINUTES,
+            click.option("--num-workers", type=click.IntRange(min=0), metavar="N", help="[2]"),
+            click.option("--ckpt-every", type=click.IntRange(min=1), metavar="STEPS"),
+            click.option("--config", "config_file", metavar="FILE.toml", help="TOML config."),
+            click.option("--resume", is_flag=True, help="Continue from OUT's last checkpoint."),
+            click.option("--dry-run", is_flag=True, help="Print the resolved config and exit."),
+        ]
+    ):
+        fn = opt(fn)
+    return fn
+
+
+_GRN_KEYS = {
+    **_COMMON_KEYS,
+    "arn": "sources.arn",
+    "nf": "model.nf",
+    "zdim": "model.zdim",
+    "use_restored": "model.use_restored",
+    "displacement": "model.displacement",
+    "residual_depth": "model.residual_depth",
+    "beta": "loss.beta",
+    "use_sigma": "loss.use_sigma",
+}
+
+
+@click.command("train-grn")
+@click.option("--data", required=True, metavar="DIR", help="l2r dataset with 'image' and 'lq'.")
+@click.option("--arn", metavar="CKPT", help="Trained ARN (file or run dir), kept frozen.")
+@click.option("--out", required=True, metavar="DIR", help="Run directory for checkpoints/panels.")
+@click.option("--nf", type=click.IntRange(min=1), metavar="N", help="GRN width [64].")
+@click.option("--zdim", type=click.IntRange(min=1), metavar="N", help="GRN bottleneck [256].")
+@_switch("use-restored", "The restored albedo is a GRN input (no: Table 2 row 7) [yes].")
+@_switch("displacement", "Learn the displacement map (no: Table 2 row 8) [yes].")
+@_switch("residual-depth", "Depth = proxy depth + residual (no: from scratch) [yes].")
+@_switch("use-sigma", "Weight the loss by the proxy's confidence [yes].")
+@click.option("--beta", type=click.FloatRange(min=0), metavar="X", help="Smoothness of m [0.1].")
+@_common_train_options
+@click.pass_obj
+def train_grn(g, data, out, config_file, dry_run, resume, **flags) -> None:
+    """Train the Geometry Refining Network (paper sec. 4.2) with the ARN frozen.
+
+    The proxy's view and light are used; the ARN checkpoint names the proxy and prior.
+
+    \b
+    Example:
+      l2r train-grn --data data/deg --arn runs/arn --out runs/grn --epochs 30
+      torchrun --nproc-per-node 2 -m l2r_cli train-grn --data data/deg --arn runs/arn \\
+          --out runs/grn_ddp
+    """
+    overrides = {_GRN_KEYS[k]: v for k, v in flags.items()}
+    from l2r_cli.config import GrnRunConfig
+
+    _resolve_and_run("grn", GrnRunConfig, config_file, overrides, dry_run, data, out, resume, g)
+
+
+_MUTUAL_KEYS = {
+    **_COMMON_KEYS,
+    "grn": "sources.grn",
+    "alpha": "loss.alpha",
+    "beta": "loss.beta",
+    "use_sigma": "loss.use_sigma",
+    "disc_init": "disc.init",
+}
+
+
+@click.command("train-mutual")
+@click.option("--data", required=True, metavar="DIR", help="l2r dataset with 'image' and 'lq'.")
+@click.option("--grn", metavar="CKPT", help="Trained GRN (file or run dir) to start from.")
+@click.option("--out", required=True, metavar="DIR", help="Run directory for checkpoints/panels.")
+@click.option(
+    "--alpha",
+    type=click.FloatRange(min=0),
+    metavar="X",
+    help="Cross-view adversarial weight; 0 = Table 2 row 9 [0.1].",
+)
+@click.option("--beta", type=click.FloatRange(min=0), metavar="X", help="Smoothness of m [0.1].")
+@click.option(
+    "--disc-init", type=click.Choice(["auto", "prior", "scratch"]), help="Discriminator [auto]."
+)
+@_switch("use-sigma", "Weight the loss by the proxy's confidence [yes].")
+@_common_train_options
+@click.pass_obj
+def train_mutual(g, data, out, config_file, dry_run, resume, **flags) -> None:
+    """Mutual learning (paper sec. 4.3): ARN, GRN, view and light nets with the cross-view
+    adversarial loss.
+
+    D starts from the prior file's discriminator when it has one of the output size.
+
+    \b
+    Example:
+      l2r train-mutual --data data/deg --grn runs/grn --out runs/mutual --epochs 20
+      l2r benchmark bfm --data data/deg --input lq --ckpt runs/proxy --ckpt runs/mutual
+    """
+    overrides = {_MUTUAL_KEYS[k]: v for k, v in flags.items()}
+    from l2r_cli.config import MutualRunConfig
+
+    _resolve_and_run(
+        "mutual", MutualRunConfig, config_file, overrides, dry_run, data, out, resume, g
+    )
+
+
 def _resolve_and_run(
     kind: str, cls: type, config_file, overrides: dict, dry_run: bool, data, out, resume: bool, g
 ) -> None:

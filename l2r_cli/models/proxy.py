@@ -175,6 +175,18 @@ class Proxy(nn.Module):
             dim=1,
         )
 
+    def pose_from_raw(
+        self, raw_view: Tensor, raw_light: Tensor, gain: Tensor | None = None
+    ) -> tuple[Tensor, Light]:
+        """View (B, 6) and light from the view and light nets' outputs (B, 6) / (B, 4): with
+        the bas-relief ``gain`` (a scalar tensor) pitch, yaw and the lateral light are scaled by
+        it first (:class:`BasReliefGain`). Later stages that train their own copies of the two
+        nets (mutual learning) post-process them here, with the proxy's frozen gain."""
+        if gain is not None:
+            raw_view = torch.cat([raw_view[:, :2] * gain, raw_view[:, 2:]], 1)
+            raw_light = torch.cat([raw_light[:, :2], raw_light[:, 2:4] * gain], 1)
+        return self.postprocess_view(raw_view), light_from_raw(raw_light)
+
     def factors(self, image: Tensor, nets: dict[str, nn.Module] | None = None) -> ProxyFactors:
         """image: (B, 3, S, S) in [-1, 1] -> :class:`ProxyFactors`.
 
@@ -187,18 +199,12 @@ class Proxy(nn.Module):
         raw_depth = n.get("net_depth", self.net_depth)(image).squeeze(1)
         raw_view = n.get("net_view", self.net_view)(image)
         raw_light = n.get("net_light", self.net_light)(image)
-        relief_gain = None
-        if self.basrelief is not None:
-            gain = n.get("basrelief", self.basrelief)()
-            relief_gain = 1 / gain
-            raw_view = torch.cat([raw_view[:, :2] * gain, raw_view[:, 2:]], 1)
-            raw_light = torch.cat([raw_light[:, :2], raw_light[:, 2:4] * gain], 1)
-        depth = self.postprocess_depth(raw_depth, relief_gain)
+        gain = n.get("basrelief", self.basrelief)() if self.basrelief is not None else None
+        view, light = self.pose_from_raw(raw_view, raw_light, gain)
+        depth = self.postprocess_depth(raw_depth, None if gain is None else 1 / gain)
         albedo = n.get("net_albedo", self.net_albedo)(image)
         if self.cfg.albedo_symmetric:
             albedo = (albedo + albedo.flip(-1)) / 2
-        light = light_from_raw(raw_light)
-        view = self.postprocess_view(raw_view)
         sigma = sigma_perc = None
         if self.net_conf is not None:
             sigma, sigma_perc = n.get("net_conf", self.net_conf)(image)

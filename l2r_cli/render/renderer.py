@@ -123,3 +123,37 @@ class Renderer:
         grid = self.reprojection_grid(warped.depth, view)
         image = F.grid_sample(canon_image, grid, mode="bilinear", align_corners=True)
         return Rendered(image=image, depth=warped.depth, mask=warped.mask.unsqueeze(1))
+
+    def render_points(self, canon_image: Tensor, points: Tensor, view: Tensor) -> Rendered:
+        """Render a canonical surface given as 3D points rather than a depth map.
+
+        canon_image: (B, C, H, W); points: (B, H, W, 3) in canonical camera space, one per
+        canonical pixel (e.g. the GRN's displaced surface, paper eqn. 5); view: (B, 6).
+
+        A displaced point no longer projects onto its own pixel, so the reprojection of
+        :meth:`render` does not apply: every covered pixel instead interpolates its triangle's
+        canonical pixel coordinates with perspective-correct barycentrics and samples the
+        canonical image there. For points = back-projected depth this agrees with :meth:`render`
+        up to the bilinear resampling.
+        """
+        b, h, w, _ = points.shape
+        verts = project(transform_points(points.reshape(b, -1, 3), view), self.K)
+        frags = rasterize(verts, self.faces, (h, w))
+        mask = frags.mask.to(points.dtype)
+        depth = torch.where(
+            frags.mask, frags.zbuf, torch.full_like(frags.zbuf, self.background_depth)
+        )
+        depth = depth.clamp(self.min_depth - self.margin, self.max_depth + self.margin)
+        # Each pixel's triangle: its vertex ids (B, HW, 3) -> their canonical pixel coordinates.
+        vid = self.faces[frags.face_idx.clamp(min=0).view(b, -1)]
+        xs = (vid % w).to(points.dtype)
+        ys = torch.div(vid, w, rounding_mode="floor").to(points.dtype)
+        z = torch.gather(verts[..., 2], 1, vid.view(b, -1)).view_as(xs)
+        wz = frags.bary.view(b, -1, 3) / z.clamp(min=1e-8)  # perspective-correct weights
+        wz = wz / wz.sum(-1, keepdim=True).clamp(min=1e-12)
+        uv = torch.stack([(wz * xs).sum(-1), (wz * ys).sum(-1)], -1)
+        scale = torch.tensor([w - 1, h - 1], device=uv.device, dtype=uv.dtype)
+        grid = (uv / scale * 2 - 1).view(b, h, w, 2)
+        image = F.grid_sample(canon_image, grid, mode="bilinear", align_corners=True)
+        image = image * mask.unsqueeze(1)
+        return Rendered(image=image, depth=depth, mask=mask.unsqueeze(1))

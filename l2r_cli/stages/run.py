@@ -48,9 +48,12 @@ def _check_prior(cfg: Any, info: DatasetInfo) -> str | None:
     return split
 
 
-def _check_arn(cfg: Any, info: DatasetInfo) -> Any:
-    """Refuse a dataset without degraded images; resolve the proxy/prior paths and hash them."""
+def _check_degraded(kind: str, cfg: Any, info: DatasetInfo) -> Any:
+    """Refuse a dataset without degraded images or a config that would not feed them; resolve
+    the stage's input checkpoints (kind checked) and hash them."""
     from l2r_cli.stages.arn import resolve_sources
+    from l2r_cli.stages.grn import resolve_grn_sources
+    from l2r_cli.stages.mutual import resolve_mutual_sources
 
     if "lq" not in info.splits["train"].fields:
         raise L2RError(
@@ -58,8 +61,9 @@ def _check_arn(cfg: Any, info: DatasetInfo) -> Any:
             "from `l2r synth`'s OUT/synface)"
         )
     if cfg.train.input != "lq":
-        raise L2RError(f"train.input must be 'lq' for the ARN, got {cfg.train.input!r}")
-    return resolve_sources(cfg)
+        raise L2RError(f"train.input must be 'lq' for the {kind} stage, got {cfg.train.input!r}")
+    resolve = {"arn": resolve_sources, "grn": resolve_grn_sources}
+    return resolve.get(kind, resolve_mutual_sources)(cfg)
 
 
 def run_stage(kind: str, cfg: Any, data: Path, out: Path, resume: bool, g: Any) -> Path:
@@ -68,8 +72,8 @@ def run_stage(kind: str, cfg: Any, data: Path, out: Path, resume: bool, g: Any) 
     if "train" not in info.splits or info.splits["train"].n == 0:
         raise L2RError(f"{data}: dataset has no (or an empty) 'train' split")
     heldout = _check_prior(cfg, info) if kind == "prior" else None
-    if kind == "arn":
-        cfg = _check_arn(cfg, info)
+    if kind in ("arn", "grn", "mutual"):
+        cfg = _check_degraded(kind, cfg, info)
     dist = init_distributed(g.device)
     try:
         seed_everything(g.seed)
@@ -92,6 +96,12 @@ def run_stage(kind: str, cfg: Any, data: Path, out: Path, resume: bool, g: Any) 
             from l2r_cli.stages.arn import ArnStage
 
             stage = ArnStage(cfg, dist.device)
+            dataset = L2RDataset(data, "train", fields=("image", "lq"), image_size=stage.out_size)
+        elif kind in ("grn", "mutual"):
+            from l2r_cli.stages.grn import GrnStage
+            from l2r_cli.stages.mutual import MutualStage
+
+            stage = (GrnStage if kind == "grn" else MutualStage)(cfg, dist.device)
             dataset = L2RDataset(data, "train", fields=("image", "lq"), image_size=stage.out_size)
         else:  # pragma: no cover - later stages register here
             raise L2RError(f"unknown stage {kind!r}")

@@ -65,10 +65,10 @@ def test_malformed_and_wrong_stage_checkpoints(l2r, tmp_path, depth_dataset):
     _one_line_error(l2r("info", garbage))
     _one_line_error(l2r("benchmark", "bfm", "--data", depth_dataset, "--ckpt", garbage))
     _one_line_error(l2r("benchmark", "bfm", "--data", depth_dataset, "--ckpt", tmp_path / "x.pt"))
-    arn = tmp_path / "arn.pt"
-    save_checkpoint(arn, build_checkpoint("arn", {}, {}, 1, 0, 1, {}))
+    prior = tmp_path / "prior.pt"
+    save_checkpoint(prior, build_checkpoint("prior", {}, {}, 1, 0, 1, {}))
     _one_line_error(
-        l2r("benchmark", "bfm", "--data", depth_dataset, "--ckpt", arn), "'arn'", "'proxy'"
+        l2r("benchmark", "bfm", "--data", depth_dataset, "--ckpt", prior), "'prior'", "'proxy'"
     )
     (tmp_path / "run").mkdir()
     _one_line_error(l2r("benchmark", "bfm", "--data", depth_dataset, "--ckpt", tmp_path / "run"))

@@ -1,0 +1,348 @@
+"""Training stage of the Geometry Refining Network (paper sec. 4.2 and 4.3: "train GRN with ARN
+frozen, using the proxy's view and light"; docs/grn.md), and the pieces later stages and the
+predictors share: the GRN's conditioning inputs, its forward pass, the render of the refined
+surface, and loading a 'grn' checkpoint with everything it stands on.
+
+Per batch: the frozen proxy sees the degraded image at its size S and gives the canonical depth,
+albedo, light, view and confidence, and its depth seen from the input view (whose normal n_o is
+a GRN input); the frozen ARN restores the canonical albedo at the output size O; the GRN gives the
+pure depth and displacement map; the refined surface (eqn. 5), shaded with the restored albedo
+and the proxy's light, is rendered into the proxy's view (and flipped) and compared with the
+ground truth at O by the confidence-weighted photometric NLL, plus beta times the Laplacian
+smoothness of m (eqn. 7 without the adversarial term).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from l2r_cli.config import GrnModelConfig, GrnRunConfig, from_dict
+from l2r_cli.engine.checkpoint import load_checkpoint, resolve_checkpoint_path
+from l2r_cli.errors import L2RError
+from l2r_cli.losses import photometric_nll
+from l2r_cli.models.arn import ARN
+from l2r_cli.models.grn import GRN, GrnConfig, GrnOutput, laplacian_smoothness, refine_surface
+from l2r_cli.models.proxy import Proxy, ProxyFactors
+from l2r_cli.render import Light, Renderer, normals_from_depth, shade
+from l2r_cli.render.shading import normals_from_points
+from l2r_cli.stages.arn import (
+    _check_hash,
+    file_sha256,
+    load_arn,
+    output_renderer,
+    upsample_factors,
+)
+from l2r_cli.stages.base import Stage
+from l2r_cli.stages.proxy import make_adam, network_input
+from l2r_cli.viz import depth_tile, grid, normal_tile, to_uint8
+
+
+@dataclass(frozen=True)
+class RefinedRender:
+    """Renders of the refined face, stacked [normal; flipped] (2B, ...) or (B, ...).
+
+    points: (., O, O, 3) the surface of eqn. (5) in canonical camera space;
+    canon_normal: (., O, O, 3); canon_image: (., 3, O, O) shaded albedo in [-1, 1];
+    recon_image: (., 3, O, O) in the view; recon_depth: (., O, O); recon_mask: (., 1, O, O).
+    """
+
+    points: Tensor
+    canon_normal: Tensor
+    canon_image: Tensor
+    recon_image: Tensor
+    recon_depth: Tensor
+    recon_mask: Tensor
+
+
+def render_refined(
+    renderer: Renderer, g: GrnOutput, albedo: Tensor, light: Light, view: Tensor, flip: bool
+) -> RefinedRender:
+    """Shade the refined surface of ``g`` with ``albedo`` (B, 3, O, O) under ``light`` and render
+    it into ``view`` (B, 6) with a renderer of size O, and its horizontal flip when ``flip``
+    (depth, displacement and albedo mirrored; m keeps its channels, since m * n mirrors with n)."""
+    d, m = g.depth, g.displacement
+    if flip:
+        d = torch.cat([d, d.flip(2)], 0)
+        m = torch.cat([m, m.flip(2)], 0)
+        albedo = torch.cat([albedo, albedo.flip(3)], 0)
+        light = light.repeat(2)
+        view = view.repeat(2, 1)
+    points = refine_surface(d, m, renderer.K)
+    normal = normals_from_points(points)
+    canon_image, _ = shade(albedo, normal, light)
+    out = renderer.render_points(canon_image, points, view)
+    return RefinedRender(points, normal, canon_image, out.image, out.depth, out.mask)
+
+
+@torch.no_grad()
+def proxy_conditioning(proxy: Proxy, f: ProxyFactors, size: int) -> tuple[Tensor, Tensor]:
+    """The proxy's inputs to the GRN at the output size: the normal of its depth seen from the
+    input view, n_o (B, O, O, 3), and its canonical depth (B, O, O) (bilinear upsampling)."""
+    r = proxy.render(f, flip=False)
+    normal = proxy.renderer.normals(r.recon_depth)
+    if normal.shape[1] != size:
+        normal = F.interpolate(normal.permute(0, 3, 1, 2), size=(size, size), mode="bilinear")
+        normal = F.normalize(normal, dim=1).permute(0, 2, 3, 1)
+    depth, _ = upsample_factors(f, size)
+    return normal, depth
+
+
+def grn_config(m: GrnModelConfig, size: int, proxy: Proxy) -> GrnConfig:
+    """The GRN of a stage config at output size ``size``, with the proxy's depth range."""
+    return GrnConfig(
+        size=size,
+        nf=m.nf,
+        zdim=m.zdim,
+        use_restored=m.use_restored,
+        displacement=m.displacement,
+        residual_depth=m.residual_depth,
+        residual_range=m.residual_range,
+        max_displacement=m.max_displacement,
+        min_depth=proxy.cfg.min_depth,
+        max_depth=proxy.cfg.max_depth,
+        border_depth=proxy.border_depth,
+    )
+
+
+def lq_inputs(batch: dict[str, Tensor], proxy_size: int, out_size: int) -> tuple[Tensor, Tensor]:
+    """One degraded variant per item (one draw of the torch RNG) at the proxy's size S and at the
+    output size O: (B, 3, S, S), (B, 3, O, O) in [-1, 1]."""
+    if "lq" not in batch:
+        raise L2RError("this stage trains on degraded images: the batch has no 'lq' field")
+    lq_s = network_input(batch, "lq", proxy_size)
+    lq_o = lq_s
+    if out_size != proxy_size:
+        lq_o = F.interpolate(lq_s, size=(out_size, out_size), mode="bilinear", antialias=True)
+    return lq_s, lq_o
+
+
+def gt_image(batch: dict[str, Tensor], size: int) -> Tensor:
+    """The ground truth at the output size, (B, 3, O, O) in [-1, 1]."""
+    gt = batch["image"] * 2 - 1
+    if gt.shape[-1] != size:
+        gt = F.interpolate(gt, size=(size, size), mode="bilinear", antialias=True)
+    return gt
+
+
+def photometric_terms(
+    r: RefinedRender, gt: Tensor, sigma: Tensor | None, lam_flip: float
+) -> tuple[Tensor, dict[str, float]]:
+    """Eqn. (7)'s two photometric NLL terms on renders stacked [normal; flipped] (2B, ...);
+    sigma (B, 2, O, O) or None -> (l1 + lam_flip * l1_flip, logs)."""
+    b = gt.shape[0]
+    mask = (r.recon_mask[:b] * r.recon_mask[b:]).detach()
+    l1 = photometric_nll(r.recon_image[:b], gt, None if sigma is None else sigma[:, :1], mask)
+    l1f = photometric_nll(r.recon_image[b:], gt, None if sigma is None else sigma[:, 1:], mask)
+    return l1 + lam_flip * l1f, {"l1": l1.item(), "l1_flip": l1f.item()}
+
+
+def resolve_grn_sources(cfg: GrnRunConfig) -> GrnRunConfig:
+    """Resolve the ARN path (a run directory -> its last.pt), check its kind, hash it."""
+    if not cfg.sources.arn:
+        raise L2RError("train-grn needs the ARN checkpoint: --arn CKPT")
+    path = resolve_checkpoint_path(cfg.sources.arn)
+    load_checkpoint(path, expect_kind="arn")
+    src = dataclasses.replace(cfg.sources, arn=str(path), arn_sha256=file_sha256(path))
+    return dataclasses.replace(cfg, sources=src)
+
+
+class GrnStage(Stage):
+    """Trains the GRN through the frozen proxy and ARN (proxy view and light)."""
+
+    kind = "grn"
+
+    def __init__(self, cfg: GrnRunConfig, device: torch.device) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.device = device
+        _check_hash(cfg.sources.arn, cfg.sources.arn_sha256, "ARN")
+        # Outside self.nets: never saved here, never wrapped in DDP, always frozen.
+        _, self.proxy, self.arn = load_arn(cfg.sources.arn, device)
+        self.arn.requires_grad_(False)
+        self.out_size = self.arn.cfg.output_size
+        self.renderer = output_renderer(self.proxy, self.out_size, device)
+        self.grn = GRN(grn_config(cfg.model, self.out_size, self.proxy)).to(device)
+        self.nets = nn.ModuleDict({"grn": self.grn})
+        o = cfg.optim
+        self._opt = make_adam(
+            self.grn.parameters(), o.lr, (o.beta1, o.beta2), o.weight_decay, device
+        )
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """The one Adam over the GRN."""
+        return {"grn": self._opt}
+
+    @torch.no_grad()
+    def frozen_inputs(self, batch: dict[str, Tensor]) -> dict[str, Tensor | ProxyFactors]:
+        """Everything the frozen nets give for a batch: lq at S and O, gt at O, the proxy's
+        factors ``f``, its conditioning (``normal_o``, ``depth_o``) and ``sigma`` at O."""
+        s = self.proxy.cfg.image_size
+        lq_s, lq_o = lq_inputs(batch, s, self.out_size)
+        f = self.proxy.factors(lq_s)
+        normal_o, depth_o = proxy_conditioning(self.proxy, f, self.out_size)
+        sigma = upsample_factors(f, self.out_size)[1] if self.cfg.loss.use_sigma else None
+        return {
+            "lq_s": lq_s,
+            "lq_o": lq_o,
+            "gt": gt_image(batch, self.out_size),
+            "f": f,
+            "normal_o": normal_o,
+            "depth_o": depth_o,
+            "sigma": sigma,
+        }
+
+    def restored_albedo(self, x: dict) -> Tensor:
+        """The frozen ARN's albedo (B, 3, O, O)."""
+        with torch.no_grad():
+            return self.arn(x["lq_s"], x["f"].albedo)
+
+    def light_view(self, x: dict) -> tuple[Light, Tensor]:
+        """The proxy's light and view."""
+        return x["f"].light, x["f"].view
+
+    def refine(self, x: dict) -> tuple[Tensor, GrnOutput, RefinedRender]:
+        """-> restored albedo, GRN output and the renders [normal; flipped]."""
+        albedo = self.restored_albedo(x)
+        g = self.net("grn")(x["lq_o"], x["normal_o"], albedo, x["depth_o"])
+        light, view = self.light_view(x)
+        return albedo, g, render_refined(self.renderer, g, albedo, light, view, flip=True)
+
+    def compute_loss(self, x: dict) -> tuple[Tensor, dict[str, float]]:
+        """Eqn. (7) without L_c: photometric terms + beta * Laplacian smoothness of m."""
+        _, g, r = self.refine(x)
+        loss, logs = photometric_terms(r, x["gt"], x["sigma"], self.cfg.loss.lam_flip)
+        lap = laplacian_smoothness(g.displacement)
+        loss = loss + self.cfg.loss.beta * lap
+        logs.update(laplacian=lap.item(), loss=loss.item())
+        return loss, logs
+
+    def train_step(self, batch: dict[str, Tensor]) -> dict[str, float]:
+        """One Adam step on a batch; returns scalar logs."""
+        loss, logs = self.compute_loss(self.frozen_inputs(batch))
+        self._opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self._opt.step()
+        return logs
+
+    @torch.no_grad()
+    def panel(self, batch: dict[str, Tensor]) -> np.ndarray:
+        """Rows of lq | restored albedo | re-render | GT | proxy depth | refined depth |
+        refined normal | |m| (all at the output size)."""
+        x = self.frozen_inputs(batch)
+        albedo, g, r = self.refine(x)
+        b = albedo.shape[0]
+        lo, hi = self.proxy.cfg.min_depth, self.proxy.cfg.max_depth
+        mmax = max(self.grn.cfg.max_displacement, 1e-8)
+        proxy_view = proxy_conditioning(self.proxy, x["f"], self.out_size)
+        rows = []
+        for i in range(b):
+            m = r.recon_mask[i, 0]
+            mag = g.displacement[i].norm(dim=-1) / mmax
+            rows.append(
+                [
+                    to_uint8(x["lq_o"][i] / 2 + 0.5),
+                    to_uint8(albedo[i] / 2 + 0.5),
+                    to_uint8((r.recon_image[i] / 2 + 0.5) * m),
+                    to_uint8(x["gt"][i] / 2 + 0.5),
+                    to_uint8(normal_tile(proxy_view[0][i], torch.ones_like(m))),
+                    to_uint8(depth_tile(r.recon_depth[i], lo, hi, m)),
+                    to_uint8(normal_tile(self.renderer.normals(r.recon_depth[i : i + 1])[0], m)),
+                    to_uint8(mag.clamp(0, 1).expand(3, -1, -1)),
+                ]
+            )
+        return grid(rows)
+
+
+@dataclass
+class RefinedModel:
+    """A trained proxy + ARN + GRN (+ mutual learning's own view and light nets), for inference.
+
+    ``view_net``/``light_net``: the mutual stage's trained copies (None = the proxy's)."""
+
+    proxy: Proxy
+    arn: ARN
+    grn: GRN
+    view_net: nn.Module | None = None
+    light_net: nn.Module | None = None
+
+    @property
+    def out_size(self) -> int:
+        """O: the size of the restored albedo and of the refined depth."""
+        return self.grn.cfg.size
+
+    def light_view(self, lq_s: Tensor, f: ProxyFactors) -> tuple[Light, Tensor]:
+        """The light and view used for rendering: the mutual nets' when present."""
+        if self.view_net is None or self.light_net is None:
+            return f.light, f.view
+        gain = self.proxy.basrelief() if self.proxy.basrelief is not None else None
+        view, light = self.proxy.pose_from_raw(self.view_net(lq_s), self.light_net(lq_s), gain)
+        return light, view
+
+    @torch.no_grad()
+    def predict(self, image: Tensor) -> dict[str, Tensor]:
+        """image: (B, 3, O, O) in [-1, 1] (a degraded input upsampled to O) -> depth and normals
+        in the input view (B, O, O) / (B, O, O, 3), mask (B, O, O), canonical depth (pure and
+        refined), displacement, restored albedo, view."""
+        o, s = self.out_size, self.proxy.cfg.image_size
+        if image.dim() != 4 or image.shape[1:] != (3, o, o):
+            raise ValueError(f"image must be (B, 3, {o}, {o}), got {tuple(image.shape)}")
+        lq_s = image
+        if s != o:
+            lq_s = F.interpolate(image, size=(s, s), mode="bilinear", antialias=True)
+        f = self.proxy.factors(lq_s)
+        normal_o, depth_o = proxy_conditioning(self.proxy, f, o)
+        albedo = self.arn(lq_s, f.albedo)
+        g = self.grn(image, normal_o, albedo, depth_o)
+        light, view = self.light_view(lq_s, f)
+        renderer = output_renderer(self.proxy, o, image.device)
+        r = render_refined(renderer, g, albedo, light, view, flip=False)
+        return {
+            "depth": r.recon_depth,
+            "normal": normals_from_depth(r.recon_depth, renderer.K),
+            "mask": r.recon_mask[:, 0],
+            "recon_image": r.recon_image,
+            "canon_depth": g.depth,
+            "canon_points": r.points,
+            "displacement": g.displacement,
+            "canon_albedo": albedo,
+            "canon_normal": r.canon_normal,
+            "view": view,
+        }
+
+    def eval(self) -> RefinedModel:
+        """Eval mode for every net (returns self)."""
+        for m in (self.proxy, self.arn, self.grn, self.view_net, self.light_net):
+            if m is not None:
+                m.eval()
+        return self
+
+
+def _load_state(module: nn.Module, state: dict, path: str | Path, what: str) -> None:
+    try:
+        module.load_state_dict(state)
+    except (KeyError, RuntimeError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise L2RError(f"{path}: {what} does not match its config ({first})") from None
+
+
+def load_grn(path: str | Path, device: torch.device | str) -> tuple[GrnRunConfig, RefinedModel]:
+    """A 'grn' checkpoint with the ARN, proxy and prior it names (paths re-read, hashes
+    checked) -> (config, model in eval mode)."""
+    ckpt = load_checkpoint(path, expect_kind="grn")
+    cfg = from_dict(GrnRunConfig, ckpt["config"])
+    src = cfg.sources
+    if not Path(src.arn).is_file():
+        raise L2RError(f"{path}: its ARN file {src.arn} is missing")
+    _check_hash(src.arn, src.arn_sha256, "ARN")
+    _, proxy, arn = load_arn(src.arn, device)
+    grn = GRN(grn_config(cfg.model, arn.cfg.output_size, proxy))
+    _load_state(grn, ckpt["models"].get("grn", {}), path, "GRN checkpoint")
+    model = RefinedModel(proxy=proxy, arn=arn, grn=grn.to(device))
+    return cfg, model.eval()

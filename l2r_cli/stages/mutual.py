@@ -1,0 +1,273 @@
+"""Mutual learning with the cross-view adversarial loss (paper sec. 4.3, eqns. 6 and 7;
+docs/grn.md "train-mutual").
+
+Starting from a trained GRN (and the ARN it stands on), the ARN, the GRN and copies of the
+proxy's view and light nets train together on eqn. (7):
+
+    L_all = L(I_hat, I_gt, sigma) + L(I_hat', I_gt, sigma') + alpha * L_c + beta * |lap m|
+
+where L_c (eqn. 6) compares, through a StyleGAN2 discriminator D, ground-truth images with the
+restored face (restored albedo on the refined surface) re-rendered from a random view and under
+a random light (``cross_view`` ranges). Each step is one generator step, then one discriminator
+step on the same batch. Loss choice: the non-saturating logistic form of eqn. (6) (generator
+minimises softplus(-D(fake)), D minimises softplus(-D(real)) + softplus(D(fake))) with an R1
+penalty on real images, as in StyleGAN2, whose discriminator the paper uses.
+
+The frozen proxy still gives the GRN's conditioning (its depth and normal), the ARN's guidance
+(its albedo) and the confidence maps; the proxy's bas-relief gain, if it has one, stays frozen.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from l2r_cli.config import MutualRunConfig, from_dict
+from l2r_cli.console import notice_once
+from l2r_cli.engine.checkpoint import load_checkpoint, resolve_checkpoint_path
+from l2r_cli.errors import L2RError
+from l2r_cli.models.grn import laplacian_smoothness
+from l2r_cli.models.stylegan2 import Discriminator, DiscriminatorConfig, load_stylegan2
+from l2r_cli.render import Light
+from l2r_cli.render.shading import light_from_raw
+from l2r_cli.stages.arn import ArnWeights, _check_hash, file_sha256, output_renderer
+from l2r_cli.stages.base import Stage
+from l2r_cli.stages.grn import (
+    GrnStage,
+    RefinedModel,
+    _load_state,
+    load_grn,
+    photometric_terms,
+    render_refined,
+)
+from l2r_cli.stages.proxy import make_adam
+from l2r_cli.viz import grid, to_uint8
+
+
+def resolve_mutual_sources(cfg: MutualRunConfig) -> MutualRunConfig:
+    """Resolve the GRN path (a run directory -> its last.pt), check its kind, hash it; check
+    the discriminator choice."""
+    if not cfg.sources.grn:
+        raise L2RError("train-mutual needs the GRN checkpoint: --grn CKPT")
+    if cfg.disc.init not in ("auto", "prior", "scratch"):
+        raise L2RError(f"disc.init must be 'auto', 'prior' or 'scratch', got {cfg.disc.init!r}")
+    if cfg.loss.alpha < 0 or cfg.loss.beta < 0:
+        raise L2RError("loss.alpha and loss.beta must be >= 0")
+    path = resolve_checkpoint_path(cfg.sources.grn)
+    load_checkpoint(path, expect_kind="grn")
+    src = dataclasses.replace(cfg.sources, grn=str(path), grn_sha256=file_sha256(path))
+    return dataclasses.replace(cfg, sources=src)
+
+
+def build_discriminator(cfg: MutualRunConfig, prior_path: str, size: int) -> Discriminator:
+    """D of eqn. (6) at the output size: the prior file's ``d`` (init 'auto' or 'prior') when it
+    has one of that size, else a fresh one with widths min(max_channels, rosinality's table at
+    channel multiplier 1)."""
+    d = None
+    if cfg.disc.init != "scratch":
+        _, d, _, info = load_stylegan2(prior_path)
+        if d is not None and d.size != size:
+            d = None
+        if d is None and cfg.disc.init == "prior":
+            raise L2RError(
+                f"disc.init = 'prior' but {prior_path} has no {size}x{size} discriminator"
+            )
+    if d is None:
+        if cfg.disc.init == "auto":
+            notice_once("disc-scratch", f"the discriminator ({size}x{size}) starts from scratch")
+        base = DiscriminatorConfig(size=size, channel_multiplier=1).widths()
+        widths = {r: min(c, cfg.disc.max_channels) for r, c in base.items()}
+        d = Discriminator(DiscriminatorConfig(size=size, channels=widths))
+    return d
+
+
+def random_view_light(b: int, cfg, device: torch.device) -> tuple[Tensor, Light]:
+    """Random views (B, 6) (yaw, pitch uniform in the ranges; no roll or shift) and lights."""
+    c = cfg.cross_view
+
+    def u(lo: float, hi: float) -> Tensor:
+        return torch.rand(b, device=device) * (hi - lo) + lo
+
+    zero = torch.zeros(b, device=device)
+    pitch = u(-c.pitch, c.pitch) * math.pi / 180
+    yaw = u(-c.yaw, c.yaw) * math.pi / 180
+    view = torch.stack([pitch, yaw, zero, zero, zero, zero], 1)
+    raw = torch.stack(
+        [
+            u(*c.ambient) * 2 - 1,
+            u(*c.diffuse) * 2 - 1,
+            u(-c.light_xy, c.light_xy),
+            u(-c.light_xy, c.light_xy),
+        ],
+        1,
+    )
+    return view, light_from_raw(raw)
+
+
+class MutualStage(GrnStage):
+    """ARN + GRN + view and light nets against eqn. (7), with the discriminator of eqn. (6)."""
+
+    kind = "mutual"
+
+    def __init__(self, cfg: MutualRunConfig, device: torch.device) -> None:
+        Stage.__init__(self)
+        self.cfg = cfg
+        self.device = device
+        _check_hash(cfg.sources.grn, cfg.sources.grn_sha256, "GRN")
+        grn_cfg, model = load_grn(cfg.sources.grn, device)
+        self.grn_cfg = grn_cfg
+        self.proxy, self.arn, self.grn = model.proxy, model.arn, model.grn
+        self.out_size = self.grn.cfg.size
+        self.renderer = output_renderer(self.proxy, self.out_size, device)
+        view_net = copy.deepcopy(self.proxy.net_view).requires_grad_(True)
+        light_net = copy.deepcopy(self.proxy.net_light).requires_grad_(True)
+        # load_grn leaves the ARN's own layers trainable and its prior generator frozen.
+        nets: dict[str, nn.Module] = {
+            "arn": ArnWeights(self.arn),
+            "grn": self.grn,
+            "view": view_net,
+            "light": light_net,
+        }
+        self.adversarial = cfg.loss.alpha > 0
+        if self.adversarial:
+            arn_src = self._arn_sources()
+            nets["disc"] = build_discriminator(cfg, arn_src, self.out_size).to(device)
+        self.nets = nn.ModuleDict(nets).to(device)
+        o = cfg.optim
+        gen = [p for n, m in self.nets.items() if n != "disc" for p in m.parameters()]
+        self._opt = make_adam(
+            [p for p in gen if p.requires_grad], o.lr, (o.beta1, o.beta2), o.weight_decay, device
+        )
+        self._opts = {"gen": self._opt}
+        if self.adversarial:
+            self._opts["disc"] = make_adam(
+                self.nets["disc"].parameters(), cfg.disc.lr, (0.0, 0.99), 0.0, device
+            )
+
+    def _arn_sources(self) -> str:
+        """The prior file the ARN was trained with (its discriminator may start D)."""
+        ckpt = load_checkpoint(self.grn_cfg.sources.arn, expect_kind="arn")
+        return ckpt["config"]["sources"]["prior"]
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """'gen' over ARN, GRN, view and light nets; 'disc' over D (when alpha > 0)."""
+        return self._opts
+
+    def restored_albedo(self, x: dict) -> Tensor:
+        """The (training) ARN's albedo (B, 3, O, O), with gradients."""
+        return self.net("arn")(x["lq_s"], x["f"].albedo)
+
+    def light_view(self, x: dict) -> tuple[Light, Tensor]:
+        """Light and view from the trained copies of the proxy's nets (frozen gain)."""
+        gain = self.proxy.basrelief() if self.proxy.basrelief is not None else None
+        lq = x["lq_s"]
+        view, light = self.proxy.pose_from_raw(self.net("view")(lq), self.net("light")(lq), gain)
+        return light, view
+
+    def cross_view(self, albedo: Tensor, g, b: int) -> Tensor:
+        """The restored face re-rendered from random views and lights, (B, 3, O, O)."""
+        view, light = random_view_light(b, self.cfg, albedo.device)
+        return render_refined(self.renderer, g, albedo, light, view, flip=False).recon_image
+
+    def generator_step(self, x: dict) -> tuple[dict[str, float], Tensor | None]:
+        """One Adam step of ARN, GRN, view and light nets on eqn. (7); D is held fixed.
+        -> logs and the cross-view renders (detached; None without the adversarial term)."""
+        albedo, g, r = self.refine(x)
+        loss, logs = photometric_terms(r, x["gt"], x["sigma"], self.cfg.loss.lam_flip)
+        lap = laplacian_smoothness(g.displacement)
+        loss = loss + self.cfg.loss.beta * lap
+        fake = None
+        if self.adversarial:
+            fake = self.cross_view(albedo, g, albedo.shape[0])
+            d = self.nets["disc"]  # bare and frozen here: no DDP hooks, no gradient into D
+            d.requires_grad_(False)
+            try:
+                adv = F.softplus(-d(fake)).mean()
+            finally:
+                d.requires_grad_(True)
+            loss = loss + self.cfg.loss.alpha * adv
+            logs["g_adv"] = adv.item()
+            fake = fake.detach()
+        logs.update(laplacian=lap.item(), loss=loss.item())
+        self._opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self._opt.step()
+        return logs, fake
+
+    def discriminator_step(self, real: Tensor, fake: Tensor) -> dict[str, float]:
+        """One Adam step of D: softplus(-D(real)) + softplus(D(fake)) + r1_gamma/2 * R1."""
+        d = self.net("disc")
+        real = real.detach().requires_grad_(self.cfg.disc.r1_gamma > 0)
+        real_logit = d(real)
+        loss = F.softplus(-real_logit).mean() + F.softplus(d(fake.detach())).mean()
+        logs = {"d_loss": loss.item()}
+        if self.cfg.disc.r1_gamma > 0:
+            (grad,) = torch.autograd.grad(real_logit.sum(), real, create_graph=True)
+            r1 = grad.pow(2).flatten(1).sum(1).mean()
+            loss = loss + self.cfg.disc.r1_gamma / 2 * r1
+            logs["r1"] = r1.item()
+        opt = self._opts["disc"]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return logs
+
+    def train_step(self, batch: dict[str, Tensor]) -> dict[str, float]:
+        """A generator step, then (with alpha > 0) a discriminator step on the same batch."""
+        x = self.frozen_inputs(batch)
+        logs, fake = self.generator_step(x)
+        if fake is not None:
+            logs.update(self.discriminator_step(x["gt"], fake))
+        return logs
+
+    def model(self) -> RefinedModel:
+        """The nets as an inference model (shares their parameters)."""
+        return RefinedModel(self.proxy, self.arn, self.grn, self.nets["view"], self.nets["light"])
+
+    @torch.no_grad()
+    def panel(self, batch: dict[str, Tensor]) -> np.ndarray:
+        """The GRN panel's rows, then one row of cross-view renders of the same faces."""
+        base = super().panel(batch)
+        if not self.adversarial:
+            return base
+        x = self.frozen_inputs(batch)
+        albedo, g, _ = self.refine(x)
+        fake = self.cross_view(albedo, g, albedo.shape[0])
+        tiles = [to_uint8(fake[i] / 2 + 0.5) for i in range(fake.shape[0])]
+        extra = grid([tiles])
+        width = max(base.shape[1], extra.shape[1])
+
+        def pad(a: np.ndarray) -> np.ndarray:
+            return np.pad(a, ((0, 0), (0, width - a.shape[1]), (0, 0)), constant_values=255)
+
+        return np.concatenate([pad(base), pad(extra)], 0)
+
+
+def load_mutual(
+    path: str | Path, device: torch.device | str
+) -> tuple[MutualRunConfig, RefinedModel]:
+    """A 'mutual' checkpoint with the GRN (and through it the ARN, proxy, prior) it started
+    from -> (config, model in eval mode with the mutually trained weights)."""
+    ckpt = load_checkpoint(path, expect_kind="mutual")
+    cfg = from_dict(MutualRunConfig, ckpt["config"])
+    src = cfg.sources
+    if not Path(src.grn).is_file():
+        raise L2RError(f"{path}: its GRN file {src.grn} is missing")
+    _check_hash(src.grn, src.grn_sha256, "GRN")
+    _, model = load_grn(src.grn, device)
+    models = ckpt["models"]
+    _load_state(ArnWeights(model.arn), models.get("arn", {}), path, "ARN weights")
+    _load_state(model.grn, models.get("grn", {}), path, "GRN weights")
+    view = copy.deepcopy(model.proxy.net_view)
+    light = copy.deepcopy(model.proxy.net_light)
+    _load_state(view, models.get("view", {}), path, "view net")
+    _load_state(light, models.get("light", {}), path, "light net")
+    model.view_net, model.light_net = view.to(device), light.to(device)
+    return cfg, model.eval()
