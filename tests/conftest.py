@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,3 +59,18 @@ def make_depth_dataset(root: Path, n_train: int = 16, n_test: int = 6, size: int
 @pytest.fixture
 def depth_dataset(tmp_path) -> Path:
     return make_depth_dataset(tmp_path / "ds")
+
+
+def one_and_two_processes(args: list[str], one: Path, two: Path) -> None:
+    """Run `l2r ARGS --out ONE` in one CPU process and `--out TWO` under torchrun with two gloo
+    processes (one thread each); fails the test with torchrun's stderr if it fails."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    base = ["-m", "l2r_cli", "--device", "cpu", *map(str, args)]
+    subprocess.run([sys.executable, *base, "--out", str(one)], env=env, check=True,
+                   capture_output=True, timeout=300)  # fmt: skip
+    run = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+         *base, "--out", str(two)],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]

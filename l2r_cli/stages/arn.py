@@ -79,9 +79,18 @@ def resolve_sources(cfg: ArnRunConfig) -> ArnRunConfig:
     return dataclasses.replace(cfg, sources=src)
 
 
-def _check_hash(path: str, want: str, what: str) -> None:
+def check_source(path: str, want: str, what: str, owner: str = "ARN") -> None:
+    """One-line error when a stage's input file (``what``: 'proxy', 'prior', ...) no longer has
+    the SHA-256 recorded when the ``owner`` stage was trained."""
     if want and file_sha256(path) != want:
-        raise L2RError(f"{what} file {path} changed since the ARN was trained (SHA-256 differs)")
+        raise L2RError(f"{what} file {path} changed since the {owner} was trained (new SHA-256)")
+
+
+def require_source(ckpt: str | Path, path: str, want: str, what: str, owner: str = "ARN") -> None:
+    """:func:`check_source` for a file a saved checkpoint ``ckpt`` names, which must exist."""
+    if not Path(path).is_file():
+        raise L2RError(f"{ckpt}: its {what} file {path} is missing")
+    check_source(path, want, what, owner)
 
 
 def load_frozen_proxy(path: str | Path, device: torch.device | str) -> Proxy:
@@ -200,8 +209,8 @@ class ArnStage(Stage):
         super().__init__()
         self.cfg = cfg
         self.device = device
-        _check_hash(cfg.sources.proxy, cfg.sources.proxy_sha256, "proxy")
-        _check_hash(cfg.sources.prior, cfg.sources.prior_sha256, "prior")
+        check_source(cfg.sources.proxy, cfg.sources.proxy_sha256, "proxy")
+        check_source(cfg.sources.prior, cfg.sources.prior_sha256, "prior")
         # Outside self.nets: never saved, never wrapped in DDP, always in eval mode.
         self.proxy = load_frozen_proxy(cfg.sources.proxy, device)
         self.arn = build_arn(cfg, self.proxy.cfg.image_size).to(device)
@@ -289,10 +298,8 @@ def load_arn(path: str | Path, device: torch.device | str) -> tuple[ArnRunConfig
     ckpt = load_checkpoint(path, expect_kind="arn")
     cfg = from_dict(ArnRunConfig, ckpt["config"])
     s = cfg.sources
-    for p, h, what in ((s.proxy, s.proxy_sha256, "proxy"), (s.prior, s.prior_sha256, "prior")):
-        if not Path(p).is_file():
-            raise L2RError(f"{path}: its {what} file {p} is missing")
-        _check_hash(p, h, what)
+    require_source(path, s.proxy, s.proxy_sha256, "proxy")
+    require_source(path, s.prior, s.prior_sha256, "prior")
     proxy = load_frozen_proxy(s.proxy, device)
     arn = build_arn(cfg, proxy.cfg.image_size)
     try:

@@ -33,10 +33,11 @@ from l2r_cli.models.proxy import Proxy, ProxyFactors
 from l2r_cli.render import Light, Renderer, normals_from_depth, shade
 from l2r_cli.render.shading import normals_from_points
 from l2r_cli.stages.arn import (
-    _check_hash,
+    check_source,
     file_sha256,
     load_arn,
     output_renderer,
+    require_source,
     upsample_factors,
 )
 from l2r_cli.stages.base import Stage
@@ -162,7 +163,7 @@ class GrnStage(Stage):
         super().__init__()
         self.cfg = cfg
         self.device = device
-        _check_hash(cfg.sources.arn, cfg.sources.arn_sha256, "ARN")
+        check_source(cfg.sources.arn, cfg.sources.arn_sha256, "ARN", owner="GRN")
         # Outside self.nets: never saved here, never wrapped in DDP, always frozen.
         _, self.proxy, self.arn = load_arn(cfg.sources.arn, device)
         self.arn.requires_grad_(False)
@@ -338,9 +339,7 @@ def load_grn(path: str | Path, device: torch.device | str) -> tuple[GrnRunConfig
     ckpt = load_checkpoint(path, expect_kind="grn")
     cfg = from_dict(GrnRunConfig, ckpt["config"])
     src = cfg.sources
-    if not Path(src.arn).is_file():
-        raise L2RError(f"{path}: its ARN file {src.arn} is missing")
-    _check_hash(src.arn, src.arn_sha256, "ARN")
+    require_source(path, src.arn, src.arn_sha256, "ARN", owner="GRN")
     _, proxy, arn = load_arn(src.arn, device)
     grn = GRN(grn_config(cfg.model, arn.cfg.output_size, proxy))
     _load_state(grn, ckpt["models"].get("grn", {}), path, "GRN checkpoint")

@@ -37,7 +37,13 @@ from l2r_cli.models.grn import laplacian_smoothness
 from l2r_cli.models.stylegan2 import Discriminator, DiscriminatorConfig, load_stylegan2
 from l2r_cli.render import Light
 from l2r_cli.render.shading import light_from_raw
-from l2r_cli.stages.arn import ArnWeights, _check_hash, file_sha256, output_renderer
+from l2r_cli.stages.arn import (
+    ArnWeights,
+    check_source,
+    file_sha256,
+    output_renderer,
+    require_source,
+)
 from l2r_cli.stages.base import Stage
 from l2r_cli.stages.grn import (
     GrnStage,
@@ -120,7 +126,7 @@ class MutualStage(GrnStage):
         Stage.__init__(self)
         self.cfg = cfg
         self.device = device
-        _check_hash(cfg.sources.grn, cfg.sources.grn_sha256, "GRN")
+        check_source(cfg.sources.grn, cfg.sources.grn_sha256, "GRN", owner="mutual run")
         grn_cfg, model = load_grn(cfg.sources.grn, device)
         self.grn_cfg = grn_cfg
         self.proxy, self.arn, self.grn = model.proxy, model.arn, model.grn
@@ -257,11 +263,8 @@ def load_mutual(
     from -> (config, model in eval mode with the mutually trained weights)."""
     ckpt = load_checkpoint(path, expect_kind="mutual")
     cfg = from_dict(MutualRunConfig, ckpt["config"])
-    src = cfg.sources
-    if not Path(src.grn).is_file():
-        raise L2RError(f"{path}: its GRN file {src.grn} is missing")
-    _check_hash(src.grn, src.grn_sha256, "GRN")
-    _, model = load_grn(src.grn, device)
+    require_source(path, cfg.sources.grn, cfg.sources.grn_sha256, "GRN", owner="mutual run")
+    _, model = load_grn(cfg.sources.grn, device)
     models = ckpt["models"]
     _load_state(ArnWeights(model.arn), models.get("arn", {}), path, "ARN weights")
     _load_state(model.grn, models.get("grn", {}), path, "GRN weights")

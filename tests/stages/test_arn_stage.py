@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +13,7 @@ from l2r_cli.data.dataset import DatasetWriter, FieldSpec
 from l2r_cli.engine.checkpoint import build_checkpoint, load_checkpoint, save_checkpoint
 from l2r_cli.models.proxy import Proxy
 from l2r_cli.models.stylegan2 import Generator, GeneratorConfig, load_stylegan2, save_stylegan2
+from tests.conftest import one_and_two_processes
 
 TINY_G = GeneratorConfig(size=32, style_dim=16, n_mlp=2, channels={4: 16, 8: 16, 16: 8, 32: 8})
 TINY_ARN = ["--nf", "8", "--zdim", "16", "--mapping-layers", "2", "--output-size", "32",
@@ -158,16 +156,8 @@ def test_torchrun_two_processes_match_one(tmp_path, arn_inputs):
     args = [a for a in _args(arn_inputs) if a not in ("--batch-size", "4")]
     args[1] = str(data)
     common = ["train-arn", *map(str, args), "--batch-size", "8", "--max-steps", "3"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     one, two = tmp_path / "one", tmp_path / "two"
-    subprocess.run([sys.executable, "-m", "l2r_cli", "--device", "cpu", *common, "--out", str(one)],
-                   env=env, check=True, capture_output=True, timeout=300)  # fmt: skip
-    run = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-         "-m", "l2r_cli", "--device", "cpu", *common, "--out", str(two)],
-        env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr[-2000:]
+    one_and_two_processes(common, one, two)
     a, b = load_checkpoint(one)["models"]["arn"], load_checkpoint(two)["models"]["arn"]
     assert load_checkpoint(two, expect_kind="arn")["step"] == 3
     diff = max(float((a[k].float() - b[k].float()).abs().max()) for k in a)

@@ -3,9 +3,6 @@ generator and discriminator steps, exact resume, torchrun, the benchmark, one-li
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +16,7 @@ from l2r_cli.models.stylegan2 import (
     Generator,
     save_stylegan2,
 )
+from tests.conftest import one_and_two_processes
 from tests.stages.test_arn_stage import TINY_G, _one_line, make_lq_dataset, make_proxy_ckpt
 
 TINY = ["--num-workers", "0", "--batch-size", "4"]
@@ -167,16 +165,8 @@ def test_torchrun_two_processes_match_one_for_grn(tmp_path, grn_inputs):
     common = ["train-grn", "--data", str(data), "--arn", str(grn_inputs["arn"]), "--nf", "8",
               "--zdim", "16", "--num-workers", "0", "--batch-size", "8",
               "--max-steps", "3"]  # fmt: skip
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     one, two = tmp_path / "one", tmp_path / "two"
-    subprocess.run([sys.executable, "-m", "l2r_cli", "--device", "cpu", *common, "--out", str(one)],
-                   env=env, check=True, capture_output=True, timeout=300)  # fmt: skip
-    run = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-         "-m", "l2r_cli", "--device", "cpu", *common, "--out", str(two)],
-        env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr[-2000:]
+    one_and_two_processes(common, one, two)
     a, b = load_checkpoint(one)["models"]["grn"], load_checkpoint(two)["models"]["grn"]
     diff = max(float((a[k].float() - b[k].float()).abs().max()) for k in a)
     assert diff < 1e-4, diff

@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from l2r_cli.engine.checkpoint import load_checkpoint
+from tests.conftest import one_and_two_processes
 
 TINY = ["--nf", "8", "--zdim", "16", "--image-size", "32", "--num-workers", "0"]
 
@@ -86,16 +87,8 @@ def test_torchrun_two_processes_match_one(tmp_path, depth_dataset):
     """
     common = ["train-proxy", "--data", str(depth_dataset), *TINY, "--batch-size", "8",
               "--max-steps", "3", "--epochs", "5"]  # fmt: skip
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     one, two = tmp_path / "one", tmp_path / "two"
-    subprocess.run([sys.executable, "-m", "l2r_cli", "--device", "cpu", *common, "--out", str(one)],
-                   env=env, check=True, capture_output=True, timeout=300)  # fmt: skip
-    run = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-         "-m", "l2r_cli", "--device", "cpu", *common, "--out", str(two)],
-        env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr[-2000:]
+    one_and_two_processes(common, one, two)
     a, b = _weights(one), _weights(two)
     assert load_checkpoint(two)["step"] == 3
     diff = max(float((a[k].float() - b[k].float()).abs().max()) for k in a)
