@@ -117,16 +117,25 @@ def evaluate_texture(
     device: torch.device | str = "cpu",
     size: int = 0,
 ) -> list[TextureResult]:
-    """Masked SSIM of a 'proxy' checkpoint (one result) or an 'arn' checkpoint (two: its proxy
-    alone, then proxy + ARN) against ``data``'s ``split`` GT images at ``size`` (0 = the
-    dataset's image size). Input: the first degraded variant ``lq``, upsampled to the proxy's
-    size. Mask: the proxy's render mask, intersected with the ARN render's for an 'arn'
-    checkpoint (both rows use the same mask)."""
+    """Masked SSIM of a 'proxy' checkpoint (one result) or an 'arn', 'grn' or 'mutual'
+    checkpoint (two: its proxy alone, then the whole model) against ``data``'s ``split`` GT
+    images at ``size`` (0 = the dataset's image size). Input: the first degraded variant ``lq``,
+    upsampled to the proxy's size (for 'grn'/'mutual' to the output size, see
+    ``RefinedModel.predict``). Mask: the proxy's render mask intersected with the model's
+    (both rows use the same mask)."""
     from l2r_cli.stages.arn import load_arn, load_frozen_proxy, output_renderer, render_restored
 
-    ck = load_checkpoint(ckpt, expect_kind=("proxy", "arn"))
-    arn = renderer = None
-    if ck["kind"] == "arn":
+    ck = load_checkpoint(ckpt, expect_kind=("proxy", "arn", "grn", "mutual"))
+    arn = renderer = refined = None
+    if ck["kind"] in ("grn", "mutual"):
+        from l2r_cli.predictor import load_predictor
+
+        kind = ck["kind"]
+        del ck
+        refined = load_predictor(ckpt, torch.device(device)).model  # type: ignore[attr-defined]
+        proxy = refined.proxy
+        names = [f"proxy (of {ckpt})", f"{kind} ({ckpt})"]
+    elif ck["kind"] == "arn":
         proxy_path = str(ck["config"]["sources"]["proxy"])
         del ck
         _, proxy, arn = load_arn(ckpt, device)
@@ -149,8 +158,8 @@ def evaluate_texture(
     scores: list[list[Tensor]] = [[] for _ in names]
     for batch in loader:
         gt = batch["image"].to(device)  # (B, 3, E, E) in [0, 1]
-        lq = batch["lq"][:, 0].to(device)  # first variant, as `benchmark bfm --input lq`
-        lq = F.interpolate(lq, size=(s, s), mode="bilinear", align_corners=False) * 2 - 1
+        lq0 = batch["lq"][:, 0].to(device)  # first variant, as `benchmark bfm --input lq`
+        lq = F.interpolate(lq0, size=(s, s), mode="bilinear", align_corners=False) * 2 - 1
         f = proxy.factors(lq)
         r = proxy.render(f, flip=False)
         renders = [_resize(r.recon_image, e)]
@@ -159,6 +168,12 @@ def evaluate_texture(
             ra = render_restored(renderer, f, arn(lq, f.albedo), flip=False)
             renders.append(_resize(ra.recon_image, e))
             mask = mask * _resize(ra.recon_mask, e, "nearest")
+        if refined is not None:
+            o = refined.out_size
+            lq_o = F.interpolate(lq0, size=(o, o), mode="bilinear", align_corners=False) * 2 - 1
+            out = refined.predict(lq_o)
+            renders.append(_resize(out["recon_image"], e))
+            mask = mask * _resize(out["mask"][:, None], e, "nearest")
         for out, img in zip(scores, renders, strict=True):
             v = masked_ssim((img / 2 + 0.5).clamp(0, 1), gt, mask)
             if torch.isnan(v).any():

@@ -140,7 +140,7 @@ def _diagnose_table(predictors, data, split, batch_size, device) -> list[dict]:
     multiple=True,
     required=True,
     metavar="CKPT",
-    help="'proxy' or 'arn' checkpoint / run dir (repeat); an 'arn' one also rates its proxy.",
+    help="proxy, arn, grn or mutual checkpoint or run dir (repeat); all but proxy add its proxy.",
 )
 @click.option("--split", default="test", show_default=True, metavar="NAME")
 @click.option(
@@ -157,9 +157,9 @@ def _diagnose_table(predictors, data, split, batch_size, device) -> list[dict]:
 def texture(g, data, ckpts, split, size, batch_size, json_out) -> None:
     """Texture SSIM on the face region, re-render vs. ground truth (paper sec. 5).
 
-    The first degraded variant 'lq' goes in; the proxy's render (and, for an 'arn' checkpoint,
-    the re-render of the restored albedo) is compared with the GT image by 11x11 Gaussian SSIM
-    averaged over the rendered face mask.
+    The first degraded variant 'lq' goes in; the proxy's render (and, for an 'arn', 'grn' or
+    'mutual' checkpoint, the re-render of the restored albedo on its geometry) is compared with
+    the GT image by 11x11 Gaussian SSIM averaged over the rendered face mask.
 
     \b
     Example:

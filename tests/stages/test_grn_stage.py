@@ -78,6 +78,14 @@ def test_mutual_two_step_smoke_train_and_benchmark(l2r, tmp_path, grn_inputs):
     rows = json.loads(out.read_text())["results"]
     assert [r["n"] for r in rows] == [4, 4]
     assert all(0 < r["side_mean"] < 1 and 0 < r["mad_mean"] < 90 for r in rows)
+    assert [r["stage"] for r in rows] == ["grn", "mutual"]
+    tex = tmp_path / "tex.json"
+    r = l2r("benchmark", "texture", "--data", grn_inputs["data"], "--ckpt", grn_inputs["grn"],
+            "--ckpt", run, "--json", tex)  # fmt: skip
+    assert r.code == 0, r.err
+    rows = json.loads(tex.read_text())["results"]
+    assert [row["name"].split(" ")[0] for row in rows] == ["proxy", "grn", "proxy", "mutual"]
+    assert all(row["n"] == 4 and -1 < row["ssim_mean"] <= 1 for row in rows)
 
 
 @pytest.mark.parametrize(
