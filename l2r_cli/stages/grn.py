@@ -14,7 +14,9 @@ smoothness of m (eqn. 7 without the adversarial term).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -180,6 +182,23 @@ class GrnStage(Stage):
         """The one Adam over the GRN."""
         return {"grn": self._opt}
 
+    def net(self, name: str) -> nn.Module:
+        """The wrapped module for ``name``, or the bare one while a panel is drawn: panels run
+        on rank 0 alone, and a DDP forward broadcasts module buffers (a collective) even
+        without gradients, which would wait forever for the other ranks."""
+        if getattr(self, "_bare", False):
+            return self.nets[name]
+        return super().net(name)
+
+    @contextlib.contextmanager
+    def bare(self) -> Iterator[None]:
+        """Within: :meth:`net` returns the bare modules."""
+        self._bare = True
+        try:
+            yield
+        finally:
+            self._bare = False
+
     @torch.no_grad()
     def frozen_inputs(self, batch: dict[str, Tensor]) -> dict[str, Tensor | ProxyFactors]:
         """Everything the frozen nets give for a batch: lq at S and O, gt at O, the proxy's
@@ -237,7 +256,8 @@ class GrnStage(Stage):
         """Rows of lq | restored albedo | re-render | GT | proxy depth | refined depth |
         refined normal | |m| (all at the output size)."""
         x = self.frozen_inputs(batch)
-        albedo, g, r = self.refine(x)
+        with self.bare():
+            albedo, g, r = self.refine(x)
         b = albedo.shape[0]
         lo, hi = self.proxy.cfg.min_depth, self.proxy.cfg.max_depth
         mmax = max(self.grn.cfg.max_displacement, 1e-8)

@@ -244,7 +244,8 @@ class MutualStage(GrnStage):
         if not self.adversarial:
             return base
         x = self.frozen_inputs(batch)
-        albedo, g, _ = self.refine(x)
+        with self.bare():
+            albedo, g, _ = self.refine(x)
         fake = self.cross_view(albedo, g, albedo.shape[0])
         tiles = [to_uint8(fake[i] / 2 + 0.5) for i in range(fake.shape[0])]
         extra = grid([tiles])

@@ -201,3 +201,17 @@ def _toml(tmp_path: Path, text: str) -> Path:
     p = tmp_path / "c.toml"
     p.write_text(text)
     return p
+
+
+def test_torchrun_mutual_runs_with_the_discriminator(tmp_path, grn_inputs):
+    """Two gloo processes train mutual learning (G and D wrapped in DDP, D called bare in the
+    generator step). Not compared with one process: the discriminator's minibatch-stddev
+    groups span each process's own batch, so the two runs differ by design."""
+    common = ["train-mutual", "--data", str(grn_inputs["data"]), "--grn", str(grn_inputs["grn"]),
+              "--num-workers", "0", "--batch-size", "8", "--max-steps", "2"]  # fmt: skip
+    one, two = tmp_path / "one", tmp_path / "two"
+    one_and_two_processes(common, one, two)
+    a, b = load_checkpoint(one)["models"], load_checkpoint(two, expect_kind="mutual")["models"]
+    assert load_checkpoint(two)["step"] == 2 and set(b) == set(a)
+    # the ranks stayed in step: DDP keeps every replica equal, and rank 0 saved finite weights
+    assert all(torch.isfinite(v).all() for net in b.values() for v in net.values())
