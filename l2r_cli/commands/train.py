@@ -149,7 +149,19 @@ def train_prior(g, data, out, config_file, dry_run, resume, **flags) -> None:
     _resolve_and_run("prior", PriorRunConfig, config_file, overrides, dry_run, data, out, resume, g)
 
 
+_COMMON_KEYS = {
+    "lr": "optim.lr",
+    "epochs": "train.epochs",
+    "batch_size": "train.batch_size",
+    "max_steps": "train.max_steps",
+    "max_minutes": "train.max_minutes",
+    "num_workers": "train.num_workers",
+    "ckpt_every": "train.ckpt_every",
+}
+"""The engine options every degraded-data stage shares (train-arn, -grn, -mutual)."""
+
 _ARN_KEYS = {
+    **_COMMON_KEYS,
     "proxy": "sources.proxy",
     "prior": "sources.prior",
     "output_size": "model.output_size",
@@ -165,13 +177,6 @@ _ARN_KEYS = {
     "spatial_guidance": "model.spatial_guidance",
     "prior_decoder": "model.prior_decoder",
     "use_sigma": "loss.use_sigma",
-    "lr": "optim.lr",
-    "epochs": "train.epochs",
-    "batch_size": "train.batch_size",
-    "max_steps": "train.max_steps",
-    "max_minutes": "train.max_minutes",
-    "num_workers": "train.num_workers",
-    "ckpt_every": "train.ckpt_every",
 }
 
 
@@ -228,17 +233,6 @@ def train_arn(g, data, out, config_file, dry_run, resume, **flags) -> None:
     # section from the run config's own default.
     overrides = {_ARN_KEYS[k]: v for k, v in flags.items()}
     _resolve_and_run("arn", ArnRunConfig, config_file, overrides, dry_run, data, out, resume, g)
-
-
-_COMMON_KEYS = {
-    "lr": "optim.lr",
-    "epochs": "train.epochs",
-    "batch_size": "train.batch_size",
-    "max_steps": "train.max_steps",
-    "max_minutes": "train.max_minutes",
-    "num_workers": "train.num_workers",
-    "ckpt_every": "train.ckpt_every",
-}
 
 
 def _common_train_options(fn):
