@@ -100,18 +100,14 @@ class RefinedPredictor:
 def load_predictor(path: str | Path, device: torch.device) -> Predictor:
     """Build the predictor stored in a checkpoint file or run directory (latest checkpoint)."""
     ckpt = load_checkpoint(path, expect_kind=GEOMETRY_KINDS)
-    if ckpt["kind"] == "grn":
-        from l2r_cli.stages.grn import load_grn
+    if ckpt["kind"] in ("grn", "mutual"):
+        from l2r_cli.stages.mutual import load_refined
 
-        return RefinedPredictor(str(path), load_grn(path, device)[1], "grn")
-    if ckpt["kind"] == "mutual":
-        from l2r_cli.stages.mutual import load_mutual
-
-        return RefinedPredictor(str(path), load_mutual(path, device)[1], "mutual")
+        return RefinedPredictor(str(path), load_refined(path, device, ckpt), ckpt["kind"])
     if ckpt["kind"] == "arn":
         from l2r_cli.stages.arn import load_arn
 
-        return ProxyPredictor(str(path), load_arn(path, device)[1], "arn")
+        return ProxyPredictor(str(path), load_arn(path, device, ckpt)[1], "arn")
     try:
         model_cfg = from_dict(ProxyModelConfig, ckpt["config"]["model"], prefix="model.")
         model = Proxy(model_cfg)

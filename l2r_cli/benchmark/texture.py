@@ -128,17 +128,14 @@ def evaluate_texture(
     ck = load_checkpoint(ckpt, expect_kind=("proxy", "arn", "grn", "mutual"))
     arn = renderer = refined = None
     if ck["kind"] in ("grn", "mutual"):
-        from l2r_cli.predictor import load_predictor
+        from l2r_cli.stages.mutual import load_refined
 
-        kind = ck["kind"]
-        del ck
-        refined = load_predictor(ckpt, torch.device(device)).model  # type: ignore[attr-defined]
+        refined = load_refined(ckpt, device, ck)
         proxy = refined.proxy
-        names = [f"proxy (of {ckpt})", f"{kind} ({ckpt})"]
+        names = [f"proxy (of {ckpt})", f"{ck['kind']} ({ckpt})"]
     elif ck["kind"] == "arn":
         proxy_path = str(ck["config"]["sources"]["proxy"])
-        del ck
-        _, proxy, arn = load_arn(ckpt, device)
+        _, proxy, arn = load_arn(ckpt, device, ck)
         renderer = output_renderer(proxy, arn.cfg.output_size, device)
         names = [f"proxy ({proxy_path})", f"proxy + ARN ({ckpt})"]
     else:

@@ -160,6 +160,37 @@ _COMMON_KEYS = {
 }
 """The engine options every degraded-data stage shares (train-arn, -grn, -mutual)."""
 
+
+def _common_train_options(fn):
+    """Options train-arn, -grn and -mutual share (the engine's, --config, --resume, --dry-run)."""
+    for opt in reversed(
+        [
+            click.option(
+                "--lr", type=click.FloatRange(min=0, min_open=True), metavar="X", help="[1e-4]"
+            ),
+            click.option(
+                "--epochs", type=click.IntRange(min=1), metavar="N", help="[30; mutual: 20]"
+            ),
+            click.option(
+                "--batch-size", type=click.IntRange(min=1), metavar="N", help="Global batch [16]."
+            ),
+            click.option(
+                "--max-steps", type=click.IntRange(min=0), metavar="N", help="Stop after N steps."
+            ),
+            _MAX_MINUTES,
+            click.option("--num-workers", type=click.IntRange(min=0), metavar="N", help="[2]"),
+            click.option("--ckpt-every", type=click.IntRange(min=1), metavar="STEPS", help="[500]"),
+            click.option(
+                "--config", "config_file", metavar="FILE.toml", help="TOML config (see --dry-run)."
+            ),
+            click.option("--resume", is_flag=True, help="Continue from OUT's last checkpoint."),
+            click.option("--dry-run", is_flag=True, help="Print the resolved config and exit."),
+        ]
+    ):
+        fn = opt(fn)
+    return fn
+
+
 _ARN_KEYS = {
     **_COMMON_KEYS,
     "proxy": "sources.proxy",
@@ -189,7 +220,6 @@ def _switch(name: str, text: str):
 @click.option("--proxy", metavar="CKPT", help="Trained proxy (file or run dir), kept frozen.")
 @click.option("--prior", metavar="PRIOR.pt", help="StyleGAN2 prior (rosinality layout).")
 @click.option("--out", required=True, metavar="DIR", help="Run directory for checkpoints/panels.")
-@click.option("--config", "config_file", metavar="FILE.toml", help="TOML config (see --dry-run).")
 @click.option("--output-size", type=click.IntRange(min=0), metavar="O", help="[256; 0 = G size]")
 @click.option("--n-styles", type=click.IntRange(min=0), metavar="N", help="[0 = one per stage]")
 @click.option("--guided-stages", type=click.IntRange(min=1), metavar="K", help="[4]")
@@ -203,15 +233,7 @@ def _switch(name: str, text: str):
 @_switch("spatial-guidance", "Fuse the proxy albedo into the first K stages [yes].")
 @_switch("prior-decoder", "Decode the last M stages' features (no: generator RGB) [yes].")
 @_switch("use-sigma", "Weight the loss by the proxy's confidence [yes].")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), metavar="X", help="[1e-4]")
-@click.option("--epochs", type=click.IntRange(min=1), metavar="N", help="[default: 30]")
-@click.option("--batch-size", type=click.IntRange(min=1), metavar="N", help="Global batch [16].")
-@click.option("--max-steps", type=click.IntRange(min=0), metavar="N", help="Stop after N steps.")
-@_MAX_MINUTES
-@click.option("--num-workers", type=click.IntRange(min=0), metavar="N", help="[2]")
-@click.option("--ckpt-every", type=click.IntRange(min=1), metavar="STEPS", help="[500]")
-@click.option("--resume", is_flag=True, help="Continue from OUT's last checkpoint.")
-@click.option("--dry-run", is_flag=True, help="Print the resolved config and exit.")
+@_common_train_options
 @click.pass_obj
 def train_arn(g, data, out, config_file, dry_run, resume, **flags) -> None:
     """Train the Albedo Restoration Network (paper sec. 4.1) on a degraded dataset.
@@ -233,26 +255,6 @@ def train_arn(g, data, out, config_file, dry_run, resume, **flags) -> None:
     # section from the run config's own default.
     overrides = {_ARN_KEYS[k]: v for k, v in flags.items()}
     _resolve_and_run("arn", ArnRunConfig, config_file, overrides, dry_run, data, out, resume, g)
-
-
-def _common_train_options(fn):
-    """Options train-grn and train-mutual share (the engine's, and --config/--resume)."""
-    for opt in reversed(
-        [
-            click.option("--lr", type=click.FloatRange(min=0, min_open=True), metavar="X"),
-            click.option("--epochs", type=click.IntRange(min=1), metavar="N", help="[30 / 20]"),
-            click.option("--batch-size", type=click.IntRange(min=1), metavar="N", help="[16]"),
-            click.option("--max-steps", type=click.IntRange(min=0), metavar="N"),
-            _MAX_MINUTES,
-            click.option("--num-workers", type=click.IntRange(min=0), metavar="N", help="[2]"),
-            click.option("--ckpt-every", type=click.IntRange(min=1), metavar="STEPS"),
-            click.option("--config", "config_file", metavar="FILE.toml", help="TOML config."),
-            click.option("--resume", is_flag=True, help="Continue from OUT's last checkpoint."),
-            click.option("--dry-run", is_flag=True, help="Print the resolved config and exit."),
-        ]
-    ):
-        fn = opt(fn)
-    return fn
 
 
 _GRN_KEYS = {

@@ -16,12 +16,13 @@ Choices where the paper is silent (docs/grn.md):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from l2r_cli.config import GrnModelConfig
 from l2r_cli.models.networks import EDDeconv
 from l2r_cli.render.camera import depth_to_points
 from l2r_cli.render.shading import normals_from_points
@@ -29,35 +30,24 @@ from l2r_cli.render.shading import normals_from_points
 
 @dataclass(frozen=True)
 class GrnConfig:
-    """The GRN's architecture and output ranges."""
+    """The GRN's architecture and ranges (``arch``, the config file's ``[model]``) and what the
+    stage it serves fixes: its size and the proxy's depth range."""
 
     size: int = 64
     """O: side of the inputs and outputs (the ARN's output size)."""
-    nf: int = 64
-    """Base width of the encoder-decoder."""
-    zdim: int = 256
-    """Bottleneck width."""
-    use_restored: bool = True
-    """False = Table 2 "w/o restored image": the restored albedo is not an input."""
-    displacement: bool = True
-    """False = Table 2 "w/o displacement map": m = 0, the surface is the pure depth."""
-    residual_depth: bool = True
-    """d = proxy depth + residual (True) or a depth from scratch (False)."""
-    residual_range: float = 0.03
-    """Largest residual |d - proxy depth| (depth units)."""
-    max_displacement: float = 0.01
-    """Largest |m| per component (depth units)."""
     min_depth: float = 0.9
     """Depth range (the proxy's): d is clamped / rescaled into it."""
     max_depth: float = 1.1
     """Upper end of the depth range."""
     border_depth: float = 1.04
     """Depth of the two leftmost and rightmost columns (the proxy's border depth)."""
+    arch: GrnModelConfig = field(default_factory=GrnModelConfig)
+    """Widths, ablation switches, residual and displacement bounds."""
 
     @property
     def in_channels(self) -> int:
         """Image + normal (+ restored albedo)."""
-        return 9 if self.use_restored else 6
+        return 9 if self.arch.use_restored else 6
 
 
 @dataclass(frozen=True)
@@ -102,8 +92,9 @@ class GRN(nn.Module):
     def __init__(self, cfg: GrnConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.net = EDDeconv(cfg.in_channels, 4, cfg.size, cfg.nf, cfg.zdim, activation=False)
-        if cfg.residual_depth:  # start exactly at the proxy's geometry, with m = 0
+        a = cfg.arch
+        self.net = EDDeconv(cfg.in_channels, 4, cfg.size, a.nf, a.zdim, activation=False)
+        if a.residual_depth:  # start exactly at the proxy's geometry, with m = 0
             with torch.no_grad():
                 self.net.decoder[-1].weight.zero_()
 
@@ -113,27 +104,27 @@ class GRN(nn.Module):
         """image: (B, 3, O, O) degraded input upsampled, in [-1, 1]; proxy_normal: (B, O, O, 3);
         albedo: (B, 3, O, O) restored canonical albedo (ignored without ``use_restored``);
         proxy_depth: (B, O, O) the proxy's canonical depth at O -> :class:`GrnOutput`."""
-        c = self.cfg
+        c, a = self.cfg, self.cfg.arch
         b = image.shape[0]
         if image.shape[1:] != (3, c.size, c.size):
             raise ValueError(f"image must be (B, 3, {c.size}, {c.size}), got {tuple(image.shape)}")
         parts = [image, proxy_normal.permute(0, 3, 1, 2)]
-        if c.use_restored:
+        if a.use_restored:
             if albedo is None:
                 raise ValueError("this GRN takes the restored albedo as input")
             parts.append(albedo)
         raw = self.net(torch.cat(parts, 1))  # (B, 4, O, O)
         pins = border_mask(c.size, raw)
-        if c.residual_depth:
-            d = proxy_depth + c.residual_range * raw[:, 0].tanh()
+        if a.residual_depth:
+            d = proxy_depth + a.residual_range * raw[:, 0].tanh()
             d = d.clamp(c.min_depth, c.max_depth)
         else:
             d0 = raw[:, 0] - raw[:, 0].flatten(1).mean(1).view(b, 1, 1)
             t = d0.tanh()
             d = (1 + t) / 2 * c.max_depth + (1 - t) / 2 * c.min_depth
         d = d * (1 - pins) + pins * c.border_depth
-        if c.displacement:
-            m = c.max_displacement * raw[:, 1:4].tanh() * (1 - pins).unsqueeze(1)
+        if a.displacement:
+            m = a.max_displacement * raw[:, 1:4].tanh() * (1 - pins).unsqueeze(1)
             m = m.permute(0, 2, 3, 1)
         else:
             m = torch.zeros(b, c.size, c.size, 3, device=raw.device, dtype=raw.dtype)

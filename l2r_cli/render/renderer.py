@@ -99,12 +99,15 @@ class Renderer:
         b, h, w = canon_depth.shape
         verts = self.view_vertices(canon_depth, view)
         frags = rasterize(verts, self.faces if faces is None else faces, (h, w))
-        mask = frags.mask.to(canon_depth.dtype)
+        return self._warped(frags, canon_depth.dtype)
+
+    def _warped(self, frags: Fragments, dtype: torch.dtype) -> WarpedDepth:
+        """Fragments -> the view depth (background depth where uncovered, clamped) and mask."""
         depth = torch.where(
             frags.mask, frags.zbuf, torch.full_like(frags.zbuf, self.background_depth)
         )
         depth = depth.clamp(self.min_depth - self.margin, self.max_depth + self.margin)
-        return WarpedDepth(depth=depth, mask=mask, fragments=frags)
+        return WarpedDepth(depth=depth, mask=frags.mask.to(dtype), fragments=frags)
 
     def reprojection_grid(self, view_depth: Tensor, view: Tensor) -> Tensor:
         """view_depth: (B, H, W), view: (B, 6) -> sampling grid (B, H, W, 2) into the canonical
@@ -138,12 +141,8 @@ class Renderer:
         """
         b, h, w, _ = points.shape
         verts = project(transform_points(points.reshape(b, -1, 3), view), self.K)
-        frags = rasterize(verts, self.faces, (h, w))
-        mask = frags.mask.to(points.dtype)
-        depth = torch.where(
-            frags.mask, frags.zbuf, torch.full_like(frags.zbuf, self.background_depth)
-        )
-        depth = depth.clamp(self.min_depth - self.margin, self.max_depth + self.margin)
+        warped = self._warped(rasterize(verts, self.faces, (h, w)), points.dtype)
+        frags, mask = warped.fragments, warped.mask
         # Each pixel's triangle: its vertex ids (B, HW, 3) -> their canonical pixel coordinates.
         vid = self.faces[frags.face_idx.clamp(min=0).view(b, -1)]
         xs = (vid % w).to(points.dtype)
@@ -156,4 +155,4 @@ class Renderer:
         grid = (uv / scale * 2 - 1).view(b, h, w, 2)
         image = F.grid_sample(canon_image, grid, mode="bilinear", align_corners=True)
         image = image * mask.unsqueeze(1)
-        return Rendered(image=image, depth=depth, mask=mask.unsqueeze(1))
+        return Rendered(image=image, depth=warped.depth, mask=mask.unsqueeze(1))

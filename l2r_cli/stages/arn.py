@@ -292,10 +292,13 @@ class ArnStage(Stage):
         return grid(rows)
 
 
-def load_arn(path: str | Path, device: torch.device | str) -> tuple[ArnRunConfig, Proxy, ARN]:
+def load_arn(
+    path: str | Path, device: torch.device | str, ckpt: dict[str, Any] | None = None
+) -> tuple[ArnRunConfig, Proxy, ARN]:
     """An 'arn' checkpoint with its proxy and prior (re-read from the recorded paths, hashes
-    checked): -> (config, frozen proxy, ARN in eval mode)."""
-    ckpt = load_checkpoint(path, expect_kind="arn")
+    checked): -> (config, frozen proxy, ARN in eval mode). ``ckpt``: the file's contents when
+    the caller has already loaded it (kind checked)."""
+    ckpt = ckpt or load_checkpoint(path, expect_kind="arn")
     cfg = from_dict(ArnRunConfig, ckpt["config"])
     s = cfg.sources
     require_source(path, s.proxy, s.proxy_sha256, "proxy")

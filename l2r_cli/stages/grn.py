@@ -19,6 +19,7 @@ import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -99,19 +100,8 @@ def proxy_conditioning(proxy: Proxy, f: ProxyFactors, size: int) -> tuple[Tensor
 
 def grn_config(m: GrnModelConfig, size: int, proxy: Proxy) -> GrnConfig:
     """The GRN of a stage config at output size ``size``, with the proxy's depth range."""
-    return GrnConfig(
-        size=size,
-        nf=m.nf,
-        zdim=m.zdim,
-        use_restored=m.use_restored,
-        displacement=m.displacement,
-        residual_depth=m.residual_depth,
-        residual_range=m.residual_range,
-        max_displacement=m.max_displacement,
-        min_depth=proxy.cfg.min_depth,
-        max_depth=proxy.cfg.max_depth,
-        border_depth=proxy.border_depth,
-    )
+    c = proxy.cfg
+    return GrnConfig(size, c.min_depth, c.max_depth, proxy.border_depth, arch=m)
 
 
 def lq_inputs(batch: dict[str, Tensor], proxy_size: int, out_size: int) -> tuple[Tensor, Tensor]:
@@ -164,7 +154,6 @@ class GrnStage(Stage):
     def __init__(self, cfg: GrnRunConfig, device: torch.device) -> None:
         super().__init__()
         self.cfg = cfg
-        self.device = device
         check_source(cfg.sources.arn, cfg.sources.arn_sha256, "ARN", owner="GRN")
         # Outside self.nets: never saved here, never wrapped in DDP, always frozen.
         _, self.proxy, self.arn = load_arn(cfg.sources.arn, device)
@@ -234,18 +223,19 @@ class GrnStage(Stage):
         light, view = self.light_view(x)
         return albedo, g, render_refined(self.renderer, g, albedo, light, view, flip=True)
 
-    def compute_loss(self, x: dict) -> tuple[Tensor, dict[str, float]]:
-        """Eqn. (7) without L_c: photometric terms + beta * Laplacian smoothness of m."""
-        _, g, r = self.refine(x)
+    def compute_loss(self, x: dict) -> tuple[Tensor, dict[str, float], Tensor, GrnOutput]:
+        """Eqn. (7) without L_c: photometric terms + beta * Laplacian smoothness of m.
+        -> loss, logs, restored albedo and GRN output (mutual learning adds L_c to them)."""
+        albedo, g, r = self.refine(x)
         loss, logs = photometric_terms(r, x["gt"], x["sigma"], self.cfg.loss.lam_flip)
         lap = laplacian_smoothness(g.displacement)
         loss = loss + self.cfg.loss.beta * lap
         logs.update(laplacian=lap.item(), loss=loss.item())
-        return loss, logs
+        return loss, logs, albedo, g
 
     def train_step(self, batch: dict[str, Tensor]) -> dict[str, float]:
         """One Adam step on a batch; returns scalar logs."""
-        loss, logs = self.compute_loss(self.frozen_inputs(batch))
+        loss, logs, _, _ = self.compute_loss(self.frozen_inputs(batch))
         self._opt.zero_grad(set_to_none=True)
         loss.backward()
         self._opt.step()
@@ -253,17 +243,15 @@ class GrnStage(Stage):
 
     @torch.no_grad()
     def panel(self, batch: dict[str, Tensor]) -> np.ndarray:
-        """Rows of lq | restored albedo | re-render | GT | proxy depth | refined depth |
-        refined normal | |m| (all at the output size)."""
+        """Rows of lq | restored albedo | re-render | GT | proxy normal | refined depth |
+        refined normal | |m| (all at the output size), then :meth:`extra_rows`."""
         x = self.frozen_inputs(batch)
         with self.bare():
             albedo, g, r = self.refine(x)
-        b = albedo.shape[0]
         lo, hi = self.proxy.cfg.min_depth, self.proxy.cfg.max_depth
-        mmax = max(self.grn.cfg.max_displacement, 1e-8)
-        proxy_view = proxy_conditioning(self.proxy, x["f"], self.out_size)
+        mmax = max(self.grn.cfg.arch.max_displacement, 1e-8)
         rows = []
-        for i in range(b):
+        for i in range(albedo.shape[0]):
             m = r.recon_mask[i, 0]
             mag = g.displacement[i].norm(dim=-1) / mmax
             rows.append(
@@ -272,13 +260,17 @@ class GrnStage(Stage):
                     to_uint8(albedo[i] / 2 + 0.5),
                     to_uint8((r.recon_image[i] / 2 + 0.5) * m),
                     to_uint8(x["gt"][i] / 2 + 0.5),
-                    to_uint8(normal_tile(proxy_view[0][i], torch.ones_like(m))),
+                    to_uint8(normal_tile(x["normal_o"][i])),
                     to_uint8(depth_tile(r.recon_depth[i], lo, hi, m)),
                     to_uint8(normal_tile(self.renderer.normals(r.recon_depth[i : i + 1])[0], m)),
                     to_uint8(mag.clamp(0, 1).expand(3, -1, -1)),
                 ]
             )
-        return grid(rows)
+        return grid(rows + self.extra_rows(albedo, g))
+
+    def extra_rows(self, albedo: Tensor, g: GrnOutput) -> list[list[np.ndarray]]:
+        """More panel rows from the same restored albedo and GRN output (none here)."""
+        return []
 
 
 @dataclass
@@ -292,6 +284,8 @@ class RefinedModel:
     grn: GRN
     view_net: nn.Module | None = None
     light_net: nn.Module | None = None
+    prior: str = ""
+    """The StyleGAN2 file the ARN was built from (its discriminator may start mutual learning)."""
 
     @property
     def out_size(self) -> int:
@@ -353,15 +347,18 @@ def _load_state(module: nn.Module, state: dict, path: str | Path, what: str) -> 
         raise L2RError(f"{path}: {what} does not match its config ({first})") from None
 
 
-def load_grn(path: str | Path, device: torch.device | str) -> tuple[GrnRunConfig, RefinedModel]:
+def load_grn(
+    path: str | Path, device: torch.device | str, ckpt: dict[str, Any] | None = None
+) -> tuple[GrnRunConfig, RefinedModel]:
     """A 'grn' checkpoint with the ARN, proxy and prior it names (paths re-read, hashes
-    checked) -> (config, model in eval mode)."""
-    ckpt = load_checkpoint(path, expect_kind="grn")
+    checked) -> (config, model in eval mode). ``ckpt``: the file's contents when the caller has
+    already loaded it (kind checked)."""
+    ckpt = ckpt or load_checkpoint(path, expect_kind="grn")
     cfg = from_dict(GrnRunConfig, ckpt["config"])
     src = cfg.sources
     require_source(path, src.arn, src.arn_sha256, "ARN", owner="GRN")
-    _, proxy, arn = load_arn(src.arn, device)
+    arn_cfg, proxy, arn = load_arn(src.arn, device)
     grn = GRN(grn_config(cfg.model, arn.cfg.output_size, proxy))
     _load_state(grn, ckpt["models"].get("grn", {}), path, "GRN checkpoint")
-    model = RefinedModel(proxy=proxy, arn=arn, grn=grn.to(device))
+    model = RefinedModel(proxy=proxy, arn=arn, grn=grn.to(device), prior=arn_cfg.sources.prior)
     return cfg, model.eval()

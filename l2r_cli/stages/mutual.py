@@ -23,6 +23,7 @@ import copy
 import dataclasses
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -33,7 +34,7 @@ from l2r_cli.config import MutualRunConfig, from_dict
 from l2r_cli.console import notice_once
 from l2r_cli.engine.checkpoint import load_checkpoint, resolve_checkpoint_path
 from l2r_cli.errors import L2RError
-from l2r_cli.models.grn import laplacian_smoothness
+from l2r_cli.models.grn import GrnOutput
 from l2r_cli.models.stylegan2 import Discriminator, DiscriminatorConfig, load_stylegan2
 from l2r_cli.render import Light
 from l2r_cli.render.shading import light_from_raw
@@ -50,11 +51,10 @@ from l2r_cli.stages.grn import (
     RefinedModel,
     _load_state,
     load_grn,
-    photometric_terms,
     render_refined,
 )
 from l2r_cli.stages.proxy import make_adam
-from l2r_cli.viz import grid, to_uint8
+from l2r_cli.viz import to_uint8
 
 
 def resolve_mutual_sources(cfg: MutualRunConfig) -> MutualRunConfig:
@@ -125,7 +125,6 @@ class MutualStage(GrnStage):
     def __init__(self, cfg: MutualRunConfig, device: torch.device) -> None:
         Stage.__init__(self)
         self.cfg = cfg
-        self.device = device
         check_source(cfg.sources.grn, cfg.sources.grn_sha256, "GRN", owner="mutual run")
         grn_cfg, model = load_grn(cfg.sources.grn, device)
         self.grn_cfg = grn_cfg
@@ -143,8 +142,7 @@ class MutualStage(GrnStage):
         }
         self.adversarial = cfg.loss.alpha > 0
         if self.adversarial:
-            arn_src = self._arn_sources()
-            nets["disc"] = build_discriminator(cfg, arn_src, self.out_size).to(device)
+            nets["disc"] = build_discriminator(cfg, model.prior, self.out_size).to(device)
         self.nets = nn.ModuleDict(nets).to(device)
         o = cfg.optim
         gen = [p for n, m in self.nets.items() if n != "disc" for p in m.parameters()]
@@ -156,11 +154,6 @@ class MutualStage(GrnStage):
             self._opts["disc"] = make_adam(
                 self.nets["disc"].parameters(), cfg.disc.lr, (0.0, 0.99), 0.0, device
             )
-
-    def _arn_sources(self) -> str:
-        """The prior file the ARN was trained with (its discriminator may start D)."""
-        ckpt = load_checkpoint(self.grn_cfg.sources.arn, expect_kind="arn")
-        return ckpt["config"]["sources"]["prior"]
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """'gen' over ARN, GRN, view and light nets; 'disc' over D (when alpha > 0)."""
@@ -177,21 +170,18 @@ class MutualStage(GrnStage):
         view, light = self.proxy.pose_from_raw(self.net("view")(lq), self.net("light")(lq), gain)
         return light, view
 
-    def cross_view(self, albedo: Tensor, g, b: int) -> Tensor:
+    def cross_view(self, albedo: Tensor, g: GrnOutput) -> Tensor:
         """The restored face re-rendered from random views and lights, (B, 3, O, O)."""
-        view, light = random_view_light(b, self.cfg, albedo.device)
+        view, light = random_view_light(albedo.shape[0], self.cfg, albedo.device)
         return render_refined(self.renderer, g, albedo, light, view, flip=False).recon_image
 
     def generator_step(self, x: dict) -> tuple[dict[str, float], Tensor | None]:
         """One Adam step of ARN, GRN, view and light nets on eqn. (7); D is held fixed.
         -> logs and the cross-view renders (detached; None without the adversarial term)."""
-        albedo, g, r = self.refine(x)
-        loss, logs = photometric_terms(r, x["gt"], x["sigma"], self.cfg.loss.lam_flip)
-        lap = laplacian_smoothness(g.displacement)
-        loss = loss + self.cfg.loss.beta * lap
+        loss, logs, albedo, g = self.compute_loss(x)
         fake = None
         if self.adversarial:
-            fake = self.cross_view(albedo, g, albedo.shape[0])
+            fake = self.cross_view(albedo, g)
             d = self.nets["disc"]  # bare and frozen here: no DDP hooks, no gradient into D
             d.requires_grad_(False)
             try:
@@ -199,9 +189,8 @@ class MutualStage(GrnStage):
             finally:
                 d.requires_grad_(True)
             loss = loss + self.cfg.loss.alpha * adv
-            logs["g_adv"] = adv.item()
+            logs.update(g_adv=adv.item(), loss=loss.item())
             fake = fake.detach()
-        logs.update(laplacian=lap.item(), loss=loss.item())
         self._opt.zero_grad(set_to_none=True)
         loss.backward()
         self._opt.step()
@@ -237,32 +226,21 @@ class MutualStage(GrnStage):
         """The nets as an inference model (shares their parameters)."""
         return RefinedModel(self.proxy, self.arn, self.grn, self.nets["view"], self.nets["light"])
 
-    @torch.no_grad()
-    def panel(self, batch: dict[str, Tensor]) -> np.ndarray:
-        """The GRN panel's rows, then one row of cross-view renders of the same faces."""
-        base = super().panel(batch)
+    def extra_rows(self, albedo: Tensor, g: GrnOutput) -> list[list[np.ndarray]]:
+        """One panel row of cross-view renders of the same faces (with the adversarial loss)."""
         if not self.adversarial:
-            return base
-        x = self.frozen_inputs(batch)
-        with self.bare():
-            albedo, g, _ = self.refine(x)
-        fake = self.cross_view(albedo, g, albedo.shape[0])
-        tiles = [to_uint8(fake[i] / 2 + 0.5) for i in range(fake.shape[0])]
-        extra = grid([tiles])
-        width = max(base.shape[1], extra.shape[1])
-
-        def pad(a: np.ndarray) -> np.ndarray:
-            return np.pad(a, ((0, 0), (0, width - a.shape[1]), (0, 0)), constant_values=255)
-
-        return np.concatenate([pad(base), pad(extra)], 0)
+            return []
+        fake = self.cross_view(albedo, g)
+        return [[to_uint8(fake[i] / 2 + 0.5) for i in range(fake.shape[0])]]
 
 
 def load_mutual(
-    path: str | Path, device: torch.device | str
+    path: str | Path, device: torch.device | str, ckpt: dict[str, Any] | None = None
 ) -> tuple[MutualRunConfig, RefinedModel]:
     """A 'mutual' checkpoint with the GRN (and through it the ARN, proxy, prior) it started
-    from -> (config, model in eval mode with the mutually trained weights)."""
-    ckpt = load_checkpoint(path, expect_kind="mutual")
+    from -> (config, model in eval mode with the mutually trained weights). ``ckpt``: the
+    file's contents when the caller has already loaded it (kind checked)."""
+    ckpt = ckpt or load_checkpoint(path, expect_kind="mutual")
     cfg = from_dict(MutualRunConfig, ckpt["config"])
     require_source(path, cfg.sources.grn, cfg.sources.grn_sha256, "GRN", owner="mutual run")
     _, model = load_grn(cfg.sources.grn, device)
@@ -275,3 +253,12 @@ def load_mutual(
     _load_state(light, models.get("light", {}), path, "light net")
     model.view_net, model.light_net = view.to(device), light.to(device)
     return cfg, model.eval()
+
+
+def load_refined(
+    path: str | Path, device: torch.device | str, ckpt: dict[str, Any] | None = None
+) -> RefinedModel:
+    """The inference model of a 'grn' or 'mutual' checkpoint (one-line error for other kinds)."""
+    ckpt = ckpt or load_checkpoint(path, expect_kind=("grn", "mutual"))
+    load = load_grn if ckpt["kind"] == "grn" else load_mutual
+    return load(path, device, ckpt)[1]

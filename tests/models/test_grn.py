@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 import torch
 
+from l2r_cli.config import GrnModelConfig
 from l2r_cli.models.grn import GRN, GrnConfig, laplacian_smoothness, refine_surface
 from l2r_cli.render import depth_to_points, intrinsics
 from l2r_cli.render.shading import normals_from_points
+
+TINY = GrnModelConfig(nf=8, zdim=16)
 
 
 def _plane(size: int, a: float, b: float, c: float) -> torch.Tensor:
@@ -75,7 +79,7 @@ def _inputs(cfg: GrnConfig, b: int = 2):
 
 
 def test_residual_grn_starts_at_the_proxy_depth_with_no_displacement():
-    cfg = GrnConfig(size=32, nf=8, zdim=16, min_depth=0.95, max_depth=1.05, border_depth=1.03)
+    cfg = GrnConfig(size=32, min_depth=0.95, max_depth=1.05, border_depth=1.03, arch=TINY)
     image, normal, albedo, depth = _inputs(cfg)
     out = GRN(cfg)(image, normal, albedo, depth)
     assert out.depth.shape == (2, 32, 32) and out.displacement.shape == (2, 32, 32, 3)
@@ -85,7 +89,7 @@ def test_residual_grn_starts_at_the_proxy_depth_with_no_displacement():
 
 
 def test_outputs_stay_in_their_ranges_and_ablations_drop_their_parts():
-    cfg = GrnConfig(size=32, nf=8, zdim=16, residual_depth=False, max_displacement=0.01)
+    cfg = GrnConfig(size=32, arch=replace(TINY, residual_depth=False, max_displacement=0.01))
     net = GRN(cfg)
     image, normal, albedo, depth = _inputs(cfg)
     with torch.no_grad():
@@ -95,9 +99,9 @@ def test_outputs_stay_in_their_ranges_and_ablations_drop_their_parts():
     assert out.depth.min() >= cfg.min_depth and out.depth.max() <= cfg.max_depth
     assert out.displacement.abs().max() <= 0.01 + 1e-7
     assert out.displacement[:, :, :2].abs().max() == 0  # border columns pinned
-    no_disp = GRN(GrnConfig(size=32, nf=8, zdim=16, displacement=False))
+    no_disp = GRN(GrnConfig(size=32, arch=replace(TINY, displacement=False)))
     assert no_disp(image, normal, albedo, depth).displacement.abs().max() == 0
-    no_img = GRN(GrnConfig(size=32, nf=8, zdim=16, use_restored=False))
+    no_img = GRN(GrnConfig(size=32, arch=replace(TINY, use_restored=False)))
     assert no_img.net.encoder[0].in_channels == 6 and net.net.encoder[0].in_channels == 9
     no_img(image, normal, None, depth)  # the restored albedo is not needed
     with pytest.raises(ValueError, match="restored albedo"):
@@ -105,7 +109,7 @@ def test_outputs_stay_in_their_ranges_and_ablations_drop_their_parts():
 
 
 def test_gradients_reach_the_grn_through_eqn5():
-    cfg = GrnConfig(size=16, nf=8, zdim=16, residual_depth=False)
+    cfg = GrnConfig(size=16, arch=replace(TINY, residual_depth=False))
     net = GRN(cfg)
     image, normal, albedo, depth = _inputs(cfg)
     out = net(image, normal, albedo, depth)

@@ -98,8 +98,8 @@ def test_grn_ablations_train(l2r, tmp_path, grn_inputs, flags):
     from l2r_cli.stages.grn import load_grn
 
     _, model = load_grn(tmp_path / "g", "cpu")
-    assert model.grn.cfg.use_restored == ("--no-use-restored" not in flags)
-    assert model.grn.cfg.displacement == ("--no-displacement" not in flags)
+    assert model.grn.cfg.arch.use_restored == ("--no-use-restored" not in flags)
+    assert model.grn.cfg.arch.displacement == ("--no-displacement" not in flags)
 
 
 def test_without_cross_view_loss_there_is_no_discriminator(l2r, tmp_path, grn_inputs):
