@@ -58,7 +58,7 @@ def cli(ctx: click.Context, device: str, seed: int, verbose: bool) -> None:
 def _register() -> None:
     # Imported here so that `l2r --help` stays cheap and a broken optional command
     # cannot take the whole CLI down at import time of this module.
-    from l2r_cli.commands import benchmark, degrade, info, synth, train
+    from l2r_cli.commands import benchmark, degrade, info, reconstruct, synth, train
 
     cli.add_command(synth.synth)
     cli.add_command(degrade.degrade)
@@ -67,6 +67,9 @@ def _register() -> None:
     cli.add_command(train.train_arn)
     cli.add_command(train.train_grn)
     cli.add_command(train.train_mutual)
+    cli.add_command(reconstruct.reconstruct)
+    cli.add_command(reconstruct.render_views)
+    cli.add_command(reconstruct.export_weights)
     cli.add_command(info.info)
     cli.add_command(benchmark.benchmark)
 

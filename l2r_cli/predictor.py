@@ -117,3 +117,14 @@ def load_predictor(path: str | Path, device: torch.device) -> Predictor:
         raise L2RError(f"{path}: proxy checkpoint does not match its config ({first})") from None
     model.to(device).eval()
     return ProxyPredictor(name=str(path), model=model)
+
+
+def renderer_of(predictor: Predictor, device: torch.device) -> Renderer:
+    """The renderer (camera, depth range) a predictor's outputs are in, at its image size."""
+    if isinstance(predictor, ProxyPredictor):
+        c = predictor.model.cfg
+    elif isinstance(predictor, RefinedPredictor):
+        c = predictor.model.proxy.cfg
+    else:
+        return Renderer(predictor.image_size, device=device)
+    return Renderer(predictor.image_size, c.fov, c.min_depth, c.max_depth, device=device)

@@ -225,6 +225,16 @@ _PARAMS: tuple[tuple[str, float, float], ...] = (
 )
 assert len(_PARAMS) <= _N_UNIFORMS
 
+
+def param_mean(name: str) -> float:
+    """Mean of a layout parameter over the generator's distribution (the middle of its range);
+    used by the crop convention of real photos (:mod:`l2r_cli.faces`)."""
+    for n, lo, hi in _PARAMS:
+        if n == name:
+            return (lo + hi) / 2
+    raise KeyError(name)
+
+
 # Skin albedos from light to dark (linear interpolation between neighbours).
 _SKIN = torch.tensor(
     [

@@ -304,7 +304,7 @@ class RefinedModel:
     def predict(self, image: Tensor) -> dict[str, Tensor]:
         """image: (B, 3, O, O) in [-1, 1] (a degraded input upsampled to O) -> depth and normals
         in the input view (B, O, O) / (B, O, O, 3), mask (B, O, O), canonical depth (pure and
-        refined), displacement, restored albedo, view."""
+        refined), displacement, restored albedo, view, light (B, 5: ambient, diffuse, direction)."""
         o, s = self.out_size, self.proxy.cfg.image_size
         if image.dim() != 4 or image.shape[1:] != (3, o, o):
             raise ValueError(f"image must be (B, 3, {o}, {o}), got {tuple(image.shape)}")
@@ -329,6 +329,10 @@ class RefinedModel:
             "canon_albedo": albedo,
             "canon_normal": r.canon_normal,
             "view": view,
+            "light": torch.cat(
+                [light.ambient[:, None], light.diffuse[:, None], light.direction],
+                1,
+            ),
         }
 
     def eval(self) -> RefinedModel:

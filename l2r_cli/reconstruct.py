@@ -1,0 +1,379 @@
+"""Reconstruct 3D faces from photos: ``Reconstructor`` (the Python API) and the result files of
+``l2r reconstruct`` (docs/reconstruct.md).
+
+    from l2r_cli import Reconstructor
+    rec = Reconstructor()                       # bundled weights, CPU or CUDA
+    for face in rec.reconstruct("photo.jpg"):   # one FaceResult per detected face
+        face.save("out/photo/face0", formats=("ply", "glb"))
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from l2r_cli.errors import L2RError
+from l2r_cli.faces import LM_EYE_OUTER, LM_NOSE_TIP, Crop, FaceDetector, crops_of
+
+#: Photos with more pixels than this are refused (PIL's own bomb guard is at ~179 MP).
+MAX_PIXELS = 100_000_000
+
+NO_FACE = "no face found (try --no-detect for an already-cropped face)"
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".ppm")
+
+
+def read_photo(path: str | Path) -> np.ndarray:
+    """Any image file -> (H, W, 3) uint8 RGB (EXIF rotation applied, first frame of an
+    animation, alpha dropped). Every failure is a one-line L2RError."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    p = Path(path)
+    try:
+        if p.stat().st_size == 0:
+            raise L2RError(f"{p}: empty file")
+        with Image.open(p) as im:
+            w, h = im.size
+            if w * h > MAX_PIXELS:
+                raise L2RError(f"{p}: {w}x{h} is over {MAX_PIXELS // 1_000_000} megapixels")
+            im = ImageOps.exif_transpose(im)
+            rgb = np.asarray(im.convert("RGB"))
+    except L2RError:
+        raise
+    except FileNotFoundError:
+        raise L2RError(f"{p}: no such file") from None
+    except IsADirectoryError:
+        raise L2RError(f"{p}: is a folder") from None
+    except UnidentifiedImageError:
+        raise L2RError(f"{p}: not an image (or a format Pillow cannot read)") from None
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise L2RError(f"{p}: unreadable or corrupt image ({first})") from None
+    if rgb.ndim != 3 or min(rgb.shape[:2]) < 1:
+        raise L2RError(f"{p}: image has no pixels")
+    return np.ascontiguousarray(rgb)
+
+
+@dataclass
+class FaceResult:
+    """One reconstructed face. Maps in the crop's view are (S, S) / (S, S, 3) numpy arrays;
+    canonical (frontal) ones are prefixed ``canon_``.
+
+    depth: camera depth (the model's units; background at the far plane), mask: 1 where the face
+    surface covers the pixel, normal: unit normals (x right, y down, z into the picture),
+    albedo / shading / recon: the albedo and the Lambertian shading warped into the view and the
+    shaded reconstruction, in [0, 1]. canon_points (S, S, 3): the canonical surface in camera
+    space; canon_albedo (S, S, 3) in [0, 1]; view (6,): pitch, yaw, roll (radians) and
+    translation; light (5,): ambient, diffuse, unit direction.
+    """
+
+    source: str
+    index: int
+    crop: Crop
+    depth: np.ndarray
+    mask: np.ndarray
+    normal: np.ndarray
+    albedo: np.ndarray
+    shading: np.ndarray
+    recon: np.ndarray
+    canon_points: np.ndarray
+    canon_albedo: np.ndarray
+    view: np.ndarray
+    light: np.ndarray
+    fov: float
+    depth_range: tuple[float, float]
+    model: dict = field(default_factory=dict)
+
+    def landmark_depths(self) -> dict[str, float] | None:
+        """Canonical depth (pose removed) at the nose tip, the outer eye corners and the cheeks,
+        from the landmarks mapped through the predicted view; None without landmarks.
+        Smaller is nearer the camera."""
+        if self.crop.landmarks is None:
+            return None
+        lm = self.crop.to_crop(self.crop.landmarks)
+        pts = {
+            "nose_tip": lm[LM_NOSE_TIP],
+            "eye_outer_left": lm[LM_EYE_OUTER[0]],
+            "eye_outer_right": lm[LM_EYE_OUTER[1]],
+            "cheek_left": (lm[2] + lm[31]) / 2,
+            "cheek_right": (lm[14] + lm[35]) / 2,
+        }
+        from l2r_cli.render import Renderer
+
+        s = self.depth.shape[0]
+        r = Renderer(s, self.fov, *self.depth_range)
+        depth, view = torch.from_numpy(self.depth)[None], torch.from_numpy(self.view)[None]
+        grid = r.reprojection_grid(depth, view)[0]
+        canon_z = torch.from_numpy(self.canon_points[..., 2])[None, None]
+        out = {}
+        for name, (col, row) in pts.items():
+            i, j = int(np.clip(round(row), 0, s - 1)), int(np.clip(round(col), 0, s - 1))
+            g = grid[i, j].view(1, 1, 1, 2)
+            out[name] = float(torch.nn.functional.grid_sample(canon_z, g, align_corners=True))
+        return out
+
+    def is_face_shaped(self) -> bool | None:
+        """Nose tip nearer the camera than the outer eye corners and the cheeks (canonical
+        frame); None without landmarks."""
+        d = self.landmark_depths()
+        if d is None:
+            return None
+        return all(d["nose_tip"] < v for k, v in d.items() if k != "nose_tip")
+
+    def mesh(self, trim: float = 0.9):
+        """The trimmed canonical face mesh (:class:`l2r_cli.render.export.FaceMesh`)."""
+        from l2r_cli.render.export import build_face_mesh, face_region
+
+        keep = face_region(self.canon_points.shape[0], trim)
+        keep &= self.canon_points[..., 2] < self.depth_range[1] - 1e-4  # background
+        return build_face_mesh(self.canon_points, self.canon_albedo, keep, self.fov)
+
+    def save(
+        self,
+        out_dir: str | Path,
+        formats: Sequence[str] = ("ply", "obj", "glb"),
+        mesh_path: str | Path | None = None,
+        photo_size: tuple[int, int] | None = None,
+    ) -> list[Path]:
+        """Write maps, meshes and meta.json into ``out_dir`` (created); ``mesh_path`` adds one
+        more mesh file there. Returns the files written."""
+        from l2r_cli.render.export import write_mesh
+
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        files: list[Path] = []
+
+        def png(name: str, img: np.ndarray) -> None:
+            from PIL import Image
+
+            arr = np.clip(np.rint(np.asarray(img) * 255), 0, 255).astype(np.uint8)
+            Image.fromarray(arr).save(out / name)
+            files.append(out / name)
+
+        lo, hi = self.depth_range
+        near = np.clip((hi - self.depth) / (hi - lo), 0, 1) * self.mask
+        png("input.png", self.crop.image / 255.0)
+        png("albedo.png", self.canon_albedo)
+        png("albedo_view.png", self.albedo * self.mask[..., None])
+        png("depth.png", near)
+        png("normal.png", (self.normal * np.array([1, -1, -1]) + 1) / 2 * self.mask[..., None])
+        png("shading.png", np.clip(self.shading, 0, 1) * self.mask)
+        png("recon.png", self.recon)
+        png("mask.png", self.mask)
+        np.save(out / "depth.npy", self.depth.astype(np.float32))
+        files.append(out / "depth.npy")
+        np.savez_compressed(
+            out / "canonical.npz",
+            points=self.canon_points.astype(np.float32),
+            albedo=self.canon_albedo.astype(np.float32),
+            view=self.view.astype(np.float32),
+            light=self.light.astype(np.float32),
+            fov=np.float32(self.fov),
+            depth_range=np.array(self.depth_range, np.float32),
+        )
+        files.append(out / "canonical.npz")
+        mesh = self.mesh()
+        for fmt in dict.fromkeys(formats):
+            files += write_mesh(mesh, out / f"mesh.{fmt}")
+        if mesh_path is not None:
+            files += write_mesh(mesh, mesh_path)
+        meta = {
+            "source": self.source,
+            "photo_size": None if photo_size is None else list(photo_size),
+            "face_index": self.index,
+            "crop": self.crop.to_dict(),
+            "model": self.model,
+            "view": {
+                "pitch_deg": round(math.degrees(float(self.view[0])), 3),
+                "yaw_deg": round(math.degrees(float(self.view[1])), 3),
+                "roll_deg": round(math.degrees(float(self.view[2])), 3),
+                "translation": [round(float(v), 5) for v in self.view[3:6]],
+            },
+            "light": {
+                "ambient": round(float(self.light[0]), 4),
+                "diffuse": round(float(self.light[1]), 4),
+                "direction": [round(float(v), 4) for v in self.light[2:5]],
+            },
+            "landmark_depths": self.landmark_depths(),
+            "fov_deg": self.fov,
+            "depth_range": list(self.depth_range),
+            "conventions": {
+                "maps": "depth/normal/shading/albedo_view/mask are in the view of input.png "
+                "(the aligned crop); crop.matrix maps their pixels onto the photo",
+                "depth.npy": "camera depth in model units (face ~1, background = depth_range[1])",
+                "normal.png": "(n * (1, -1, -1) + 1) / 2: red right, green up, blue towards you",
+                "mesh": "canonical (frontal) surface; x right, y up, z towards the viewer; "
+                "origin at the centroid; 1 unit = the crop's field of view at depth 1",
+            },
+            "files": sorted(p.name for p in files) + ["meta.json"],
+        }
+        (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+        files.append(out / "meta.json")
+        return files
+
+
+def _np(t: Tensor) -> np.ndarray:
+    return t.detach().float().cpu().numpy()
+
+
+class Reconstructor:
+    """Photos -> :class:`FaceResult` per face.
+
+    ckpt: an l2r geometry checkpoint (proxy, arn, grn or mutual; a file or run directory);
+    None = the bundled weights. detect: find and align faces with dlib (else each photo is one
+    already-cropped face). largest: keep only the largest face of each photo. min_score: dlib
+    HOG score below which detections are dropped.
+    """
+
+    def __init__(
+        self,
+        ckpt: str | Path | None = None,
+        device: str | torch.device = "auto",
+        detect: bool = True,
+        largest: bool = False,
+        min_score: float = 0.3,
+        batch_size: int = 8,
+    ) -> None:
+        from l2r_cli.device import resolve_device
+        from l2r_cli.predictor import load_predictor, renderer_of
+        from l2r_cli.weights import default_weights, sha256
+
+        self.device = device if isinstance(device, torch.device) else resolve_device(device)
+        path = default_weights() if ckpt is None else Path(ckpt)
+        self.predictor = load_predictor(path, self.device)
+        self.renderer = renderer_of(self.predictor, self.device)
+        file = path
+        if path.is_dir():
+            from l2r_cli.engine.checkpoint import resolve_checkpoint_path
+
+            file = resolve_checkpoint_path(path)
+        self.model_info = {
+            "path": str(file),
+            "bundled": ckpt is None,
+            "kind": self.predictor.kind,
+            "sha256": sha256(file),
+            "image_size": self.predictor.image_size,
+        }
+        self.detector = FaceDetector(min_score) if detect else None
+        self.largest = largest
+        self.batch_size = max(1, int(batch_size))
+
+    @property
+    def image_size(self) -> int:
+        """Crop size the model takes."""
+        return self.predictor.image_size
+
+    def crops(self, photo: np.ndarray) -> list[Crop]:
+        """Aligned crops of the faces in photo (H, W, 3) uint8 (empty: no face)."""
+        return crops_of(photo, self.image_size, self.detector, self.largest)
+
+    @torch.no_grad()
+    def predict_crops(self, crops: Sequence[Crop], source: str = "") -> list[FaceResult]:
+        """Run the model on aligned crops, ``batch_size`` at a time."""
+        results = []
+        for start in range(0, len(crops), self.batch_size):
+            chunk = crops[start : start + self.batch_size]
+            results += self._predict_batch(chunk, source, start)
+        return results
+
+    def _predict_batch(self, crops: Sequence[Crop], source: str, first: int) -> list[FaceResult]:
+        from l2r_cli.render.camera import depth_to_points
+        from l2r_cli.render.shading import normals_from_points
+
+        x = torch.from_numpy(np.stack([c.image for c in crops])).to(self.device)
+        x = x.permute(0, 3, 1, 2).float() / 127.5 - 1
+        out = self.predictor.predict(x)
+        r = self.renderer
+        points = out.get("canon_points")
+        if points is None:
+            points = depth_to_points(out["canon_depth"], r.K)
+        light = out["light"]
+        n = normals_from_points(points)
+        shading = light[:, 0, None, None] + light[:, 1, None, None] * (
+            (n * light[:, None, None, 2:5]).sum(-1).clamp(min=0)
+        )
+        albedo = (out["canon_albedo"] + 1) / 2
+        stack = torch.cat([albedo, shading[:, None]], 1)
+        warped = r.render_points(stack, points, out["view"]).image
+        mask = out["mask"]
+        recon = (out["recon_image"] + 1) / 2
+        results = []
+        for k, c in enumerate(crops):
+            results.append(
+                FaceResult(
+                    source=source,
+                    index=first + k,
+                    crop=c,
+                    depth=_np(out["depth"][k]),
+                    mask=_np(mask[k]),
+                    normal=_np(out["normal"][k]),
+                    albedo=_np(warped[k, :3].permute(1, 2, 0)).clip(0, 1),
+                    shading=_np(warped[k, 3]),
+                    recon=_np(recon[k].permute(1, 2, 0)).clip(0, 1),
+                    canon_points=_np(points[k]),
+                    canon_albedo=_np(albedo[k].permute(1, 2, 0)).clip(0, 1),
+                    view=_np(out["view"][k]),
+                    light=_np(light[k]),
+                    fov=float(r.fov),
+                    depth_range=(float(r.min_depth), float(r.max_depth)),
+                    model=self.model_info,
+                )
+            )
+        return results
+
+    def reconstruct(self, photo: str | Path | np.ndarray) -> list[FaceResult]:
+        """One photo (a path or an (H, W, 3) uint8 array) -> a result per face (largest
+        first). Raises L2RError when the photo is unreadable or holds no face."""
+        source = "<array>"
+        if not isinstance(photo, np.ndarray):
+            source = str(photo)
+            photo = read_photo(photo)
+        elif photo.ndim != 3 or photo.shape[2] != 3 or photo.dtype != np.uint8:
+            raise L2RError(f"photo array must be (H, W, 3) uint8, got {photo.shape} {photo.dtype}")
+        crops = self.crops(photo)
+        if not crops:
+            raise L2RError(f"{source}: {NO_FACE}")
+        return self.predict_crops(crops, source)
+
+    def reconstruct_many(self, photos: Iterable[str | Path]) -> Iterable[tuple[str, object]]:
+        """Yield (path, list of FaceResult) or (path, L2RError) per photo; crops of several
+        photos share a batch."""
+        pending: list[tuple[str, list[Crop]]] = []
+        count = 0
+
+        def flush():
+            flat = [c for _, cs in pending for c in cs]
+            res = self.predict_crops(flat) if flat else []
+            i = 0
+            for src, cs in pending:
+                mine = res[i : i + len(cs)]
+                for k, fr in enumerate(mine):
+                    fr.source, fr.index = src, k
+                i += len(cs)
+                yield src, mine
+            pending.clear()
+
+        for p in photos:
+            try:
+                photo = read_photo(p)
+                crops = self.crops(photo)
+                if not crops:
+                    raise L2RError(f"{p}: {NO_FACE}")
+            except L2RError as exc:
+                yield str(p), exc
+                continue
+            pending.append((str(p), crops))
+            for c in crops:
+                c.meta["photo_size"] = (int(photo.shape[1]), int(photo.shape[0]))
+            count += len(crops)
+            if count >= self.batch_size:
+                yield from flush()
+                count = 0
+        yield from flush()
