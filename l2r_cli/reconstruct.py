@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,12 +40,14 @@ def read_photo(path: str | Path) -> np.ndarray:
     try:
         if p.stat().st_size == 0:
             raise L2RError(f"{p}: empty file")
-        with Image.open(p) as im:
-            w, h = im.size
-            if w * h > MAX_PIXELS:
-                raise L2RError(f"{p}: {w}x{h} is over {MAX_PIXELS // 1_000_000} megapixels")
-            im = ImageOps.exif_transpose(im)
-            rgb = np.asarray(im.convert("RGB"))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(p) as im:
+                w, h = im.size
+                if w * h > MAX_PIXELS:
+                    raise L2RError(f"{p}: {w}x{h} is over {MAX_PIXELS // 1_000_000} megapixels")
+                im = ImageOps.exif_transpose(im)
+                rgb = np.asarray(im.convert("RGB"))
     except L2RError:
         raise
     except FileNotFoundError:

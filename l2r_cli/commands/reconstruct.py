@@ -129,7 +129,7 @@ def reconstruct(
     rank = int(os.environ.get("RANK", "0"))
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if not photos:
-        raise L2RError("nothing to reconstruct")
+        raise SystemExit(2)  # every input was reported above
     if mesh_path is not None:
         from l2r_cli.render.export import mesh_format
 

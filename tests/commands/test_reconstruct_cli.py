@@ -1,0 +1,162 @@
+"""`l2r reconstruct`, `l2r render-views`, `l2r export-weights` through the real entry point."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+from skimage import data
+
+from l2r_cli.weights import DEFAULT_WEIGHTS
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    """astronaut.png, an already-cropped 112 px face, a noise picture and a text file."""
+    d = tmp_path_factory.mktemp("photos")
+    astro = data.astronaut()
+    Image.fromarray(astro).save(d / "astronaut.png")
+    Image.fromarray(astro[10:230, 130:350]).resize((112, 112)).save(d / "cropped112.jpg")
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (90, 90, 3), dtype=np.uint8)).save(d / "noise.png")
+    (d / "notes.jpg").write_text("not an image\n")
+    return d
+
+
+@pytest.fixture(scope="module")
+def astronaut_result(photos, tmp_path_factory):
+    out = tmp_path_factory.mktemp("rec")
+    r = subprocess.run(
+        [sys.executable, "-m", "l2r_cli", "--device", "cpu", "reconstruct",
+         str(photos / "astronaut.png"), "--out-dir", str(out), "--mesh", str(out / "a.glb")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def test_reconstruct_one_photo_with_mesh(astronaut_result):
+    import open3d as o3d
+
+    face = astronaut_result / "astronaut" / "face0"
+    for name in ("mesh.ply", "mesh.obj", "mesh.glb", "depth.npy", "meta.json"):
+        assert (face / name).is_file()
+    assert len(o3d.io.read_triangle_mesh(str(astronaut_result / "a.glb")).triangles) > 1000
+    meta = json.loads((face / "meta.json").read_text())
+    assert meta["photo_size"] == [512, 512] and meta["model"]["bundled"]
+
+
+def test_folder_with_bad_files_goes_on_and_exits_2(l2r, photos, tmp_path):
+    res = l2r("--device", "cpu", "reconstruct", photos, "--out-dir", tmp_path, "--format", "ply")
+    assert res.code == 2
+    assert "Traceback" not in res.err
+    errs = [line for line in res.err.splitlines() if line.startswith("error:")]
+    assert len(errs) == 2 and any("noise.png: no face found" in e for e in errs)
+    assert any("notes.jpg: not an image" in e for e in errs)
+    assert (tmp_path / "astronaut" / "face0" / "mesh.ply").is_file()
+    # the already-cropped 112 px face is found by the detector too
+    assert (tmp_path / "cropped112" / "face0" / "mesh.ply").is_file()
+    assert not (tmp_path / "astronaut" / "face0" / "mesh.glb").exists()
+
+
+def test_no_detect_takes_the_image_as_the_face(l2r, photos, tmp_path):
+    res = l2r("--device", "cpu", "reconstruct", photos / "noise.png", "--no-detect",
+              "--out-dir", tmp_path, "--format", "obj")  # fmt: skip
+    assert res.code == 0, res.err
+    meta = json.loads((tmp_path / "noise" / "face0" / "meta.json").read_text())
+    assert meta["crop"]["detector"] == "none" and meta["crop"]["box"] == [0.0, 0.0, 89.0, 89.0]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["missing.png"], "no such file or folder"),
+        (["*.nothing"], "pattern matches no files"),
+        (["{a}", "{a}x", "--mesh", "m.ply"], "--mesh names one file"),
+        (["{a}", "--mesh", "m.stl"], "unknown mesh format"),
+        (["{a}", "--format", "fbx"], "comma list"),
+        (["{a}", "--ckpt", "nowhere.pt"], "nowhere.pt"),
+    ],
+)
+def test_bad_arguments_are_one_line_errors(l2r, photos, tmp_path, args, message):
+    a = str(photos / "astronaut.png")
+    if "{a}x" in args:
+        (tmp_path / "copy.png").write_bytes((photos / "astronaut.png").read_bytes())
+    args = [x.replace("{a}x", str(tmp_path / "copy.png")).replace("{a}", a) for x in args]
+    res = l2r("--device", "cpu", "reconstruct", *args, "--out-dir", tmp_path / "o")
+    assert res.code == 2
+    assert message in res.err and "Traceback" not in res.err
+
+
+def test_huge_and_tiny_photos(l2r, tmp_path):
+    Image.new("L", (11000, 10000)).save(tmp_path / "huge.png")
+    Image.new("RGB", (2, 2)).save(tmp_path / "tiny.png")
+    res = l2r("--device", "cpu", "reconstruct", tmp_path / "huge.png", tmp_path / "tiny.png",
+              "--out-dir", tmp_path / "o")  # fmt: skip
+    assert res.code == 2
+    assert "over 100 megapixels" in res.err and "tiny.png: no face found" in res.err
+
+
+def test_render_views_grid_and_turntables(l2r, astronaut_result, tmp_path):
+    face = astronaut_result / "astronaut" / "face0"
+    res = l2r("render-views", face, "--yaw", "-30:30:3", "--pitch", "0,15", "--light", "predicted",
+              "--light", "-0.6,0.3", "--size", "64", "--grid", tmp_path / "g.png",
+              "--turntable", tmp_path / "t.gif", "--frames", "4")  # fmt: skip
+    assert res.code == 0, res.err
+    grid = np.asarray(Image.open(tmp_path / "g.png"))
+    assert grid.shape[:2] == (4 * 68 + 4, 3 * 68 + 4)  # rows: 2 lights x 2 pitches
+    gif = Image.open(tmp_path / "t.gif")
+    assert gif.n_frames == 4
+    res = l2r("render-views", face, "--size", "48", "--grid", tmp_path / "g2.png",
+              "--turntable", tmp_path / "t.mp4", "--frames", "6")  # fmt: skip
+    assert res.code == 0, res.err
+    assert (tmp_path / "t.mp4").stat().st_size > 1000
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["{tmp}"], "not an l2r reconstruct result"),
+        (["{face}", "--yaw", "a:b"], "expected DEG"),
+        (["{face}", "--light", "left"], "expected 'predicted' or DX,DY"),
+        (["{face}", "--turntable", "x.avi"], "must end in .gif or .mp4"),
+    ],
+)
+def test_render_views_errors(l2r, astronaut_result, tmp_path, args, message):
+    face = astronaut_result / "astronaut" / "face0"
+    args = [x.replace("{tmp}", str(tmp_path)).replace("{face}", str(face)) for x in args]
+    res = l2r("render-views", *args)
+    assert res.code == 2 and message in res.err
+
+
+def test_export_weights_round_trip(l2r, tmp_path):
+    import torch
+
+    from l2r_cli.predictor import load_predictor
+
+    res = l2r("export-weights", DEFAULT_WEIGHTS, tmp_path / "w32.pt", "--float32")
+    assert res.code == 0, res.err
+    x = torch.rand(2, 3, 64, 64) * 2 - 1
+    a = load_predictor(DEFAULT_WEIGHTS, torch.device("cpu")).predict(x)["canon_depth"]
+    b = load_predictor(tmp_path / "w32.pt", torch.device("cpu")).predict(x)["canon_depth"]
+    torch.testing.assert_close(a, b, rtol=0, atol=0)
+    res = l2r("export-weights", tmp_path / "missing.pt", tmp_path / "x.pt")
+    assert res.code == 2 and "missing.pt" in res.err
+
+
+def test_torchrun_shares_the_photos_out(photos, tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    run = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+         "-m", "l2r_cli", "--device", "cpu", "reconstruct", str(photos / "astronaut.png"),
+         str(photos / "cropped112.jpg"), "--out-dir", str(tmp_path), "--format", "ply"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert (tmp_path / "astronaut" / "face0" / "mesh.ply").is_file()
+    assert (tmp_path / "cropped112" / "face0" / "mesh.ply").is_file()

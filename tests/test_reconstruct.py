@@ -1,0 +1,102 @@
+"""Reconstructor on the bundled sample photo (scikit-image's astronaut) with the bundled weights."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+from skimage import data
+
+from l2r_cli import Reconstructor
+from l2r_cli.errors import L2RError
+from l2r_cli.reconstruct import read_photo
+from l2r_cli.weights import DEFAULT_WEIGHTS
+
+
+@pytest.fixture(scope="module")
+def rec():
+    return Reconstructor(device="cpu")
+
+
+@pytest.fixture(scope="module")
+def astronaut(rec):
+    faces = rec.reconstruct(data.astronaut())
+    assert len(faces) == 1
+    return faces[0]
+
+
+def test_bundled_weights_are_small_and_used_by_default(rec):
+    assert DEFAULT_WEIGHTS.stat().st_size <= 15_000_000
+    assert rec.model_info["bundled"] and rec.model_info["kind"] == "proxy"
+
+
+def test_astronaut_depth_is_face_shaped(astronaut):
+    # Pose removed (canonical frame): the nose tip is nearer than the outer eye corners and
+    # the cheeks, by a margin well above numerical noise.
+    d = astronaut.landmark_depths()
+    others = [v for k, v in d.items() if k != "nose_tip"]
+    assert d["nose_tip"] < min(others) - 0.005
+    assert astronaut.is_face_shaped()
+    # and in the photo's own view (she faces the camera): nose tip nearer than the eye corners
+    lm = astronaut.crop.to_crop(astronaut.crop.landmarks)
+
+    def at(p):
+        return astronaut.depth[int(round(p[1])), int(round(p[0]))]
+
+    assert at(lm[30]) < min(at(lm[36]), at(lm[45]))
+
+
+def test_maps_have_the_crop_size_and_sane_ranges(astronaut):
+    s = astronaut.crop.image.shape[0]
+    assert astronaut.depth.shape == (s, s) and astronaut.normal.shape == (s, s, 3)
+    lo, hi = astronaut.depth_range
+    face = astronaut.mask > 0.5
+    assert face.mean() > 0.5
+    assert (astronaut.depth[face] >= lo - 1e-3).all() and (astronaut.depth[face] <= hi + 1e-3).all()
+    np.testing.assert_allclose(np.linalg.norm(astronaut.normal, axis=-1), 1, atol=1e-4)
+    assert 0 <= astronaut.albedo.min() and astronaut.albedo.max() <= 1
+
+
+def test_save_writes_every_file_and_meta(tmp_path, astronaut):
+    import open3d as o3d
+
+    files = astronaut.save(tmp_path / "face0", photo_size=(512, 512))
+    names = {f.name for f in files}
+    for n in ("mesh.ply", "mesh.obj", "mesh.mtl", "mesh_0.png", "mesh.glb", "albedo.png",
+              "depth.png", "depth.npy", "normal.png", "shading.png", "canonical.npz", "meta.json"):  # fmt: skip
+        assert n in names
+    for m in ("mesh.ply", "mesh.obj", "mesh.glb"):
+        back = o3d.io.read_triangle_mesh(str(tmp_path / "face0" / m))
+        assert len(back.triangles) > 1000
+    meta = json.loads((tmp_path / "face0" / "meta.json").read_text())
+    assert meta["model"]["bundled"] and len(meta["model"]["sha256"]) == 64
+    x0, y0, x1, y1 = meta["crop"]["box"]
+    assert 0 < x0 < x1 < 512 and y0 < y1
+    np.testing.assert_array_equal(np.load(tmp_path / "face0" / "depth.npy"), astronaut.depth)
+
+
+def test_no_detect_and_no_face(rec, tmp_path):
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 255, (120, 120, 3), dtype=np.uint8)
+    with pytest.raises(L2RError, match="no face found"):
+        rec.reconstruct(noise)
+    plain = Reconstructor(device="cpu", detect=False)
+    (res,) = plain.reconstruct(noise)
+    assert res.crop.landmarks is None and res.is_face_shaped() is None
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [(b"", "empty file"), (b"not an image", "not an image"), (None, "corrupt")],
+)
+def test_read_photo_failures_are_one_line(tmp_path, content, message):
+    p = tmp_path / "x.png"
+    if content is None:
+        Image.fromarray(data.astronaut()).save(p)
+        p.write_bytes(p.read_bytes()[:5000])
+    else:
+        p.write_bytes(content)
+    with pytest.raises(L2RError, match=message):
+        read_photo(p)
