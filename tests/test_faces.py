@@ -48,7 +48,8 @@ def test_alignment_puts_eyes_and_mouth_where_training_faces_have_them(angle):
     m = alignment_matrix(lm, size)
     crop = Crop(np.zeros((size, size, 3), np.uint8), m, lm)
     got = crop.to_crop(lm[[36, 42, 48, 54]])
-    want = [_crop_px(u, v, size) for u, v in [(-EYE_U, EYE_V), (EYE_U, EYE_V), (-0.2, MOUTH_V), (0.2, MOUTH_V)]]
+    uv = [(-EYE_U, EYE_V), (EYE_U, EYE_V), (-0.2, MOUTH_V), (0.2, MOUTH_V)]
+    want = [_crop_px(u, v, size) for u, v in uv]
     np.testing.assert_allclose(got, np.array(want), atol=1e-9)
     # the crop's corners are the photo points of (u, v) = (+-1, +-1)
     np.testing.assert_allclose(crop.quad[0], photo(-1, -1), atol=1e-9)
