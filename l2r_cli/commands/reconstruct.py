@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 from pathlib import Path
@@ -151,11 +152,12 @@ def reconstruct(
     )  # fmt: skip
     failed = len(problems)
     faces = done = 0
-    with progress() as bar:
-        task = bar.add_task("reconstruct", total=len(mine), status="")
-        bar.update(task, visible=len(mine) > 3)
+    show = len(mine) > 3  # a bar for more than a few photos, a line per photo otherwise
+    with progress() if show else contextlib.nullcontext() as bar:
+        task = bar.add_task("reconstruct", total=len(mine), status="") if show else None
         for src, res in rec.reconstruct_many(mine):
-            bar.advance(task)
+            if show:
+                bar.advance(task)
             if isinstance(res, L2RError):
                 error(str(res))
                 failed += 1
@@ -168,7 +170,7 @@ def reconstruct(
                     raise L2RError(f"cannot write {d}: {exc.strerror or exc}") from None
                 faces += 1
             done += 1
-            if len(mine) <= 3:
+            if not show:
                 shaped = [f.is_face_shaped() for f in res]
                 info(f"{src}: {len(res)} face(s) -> {dirs[Path(src)]}" + _note(shaped))
     where = f" (process {rank + 1}/{world})" if world > 1 else ""
