@@ -8,6 +8,7 @@ and a turntable GIF or MP4 (imageio; MP4 through imageio-ffmpeg's bundled ffmpeg
 from __future__ import annotations
 
 import math
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,8 +51,8 @@ def load_canonical(result_dir: str | Path) -> CanonicalFace:
                 fov=float(z["fov"]),
                 depth_range=tuple(float(v) for v in z["depth_range"]),
             )
-    except (OSError, KeyError, ValueError) as exc:
-        raise L2RError(f"{f}: unreadable ({str(exc).splitlines()[0]})") from None
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise L2RError(f"{f}: unreadable or corrupt ({type(exc).__name__})") from None
     h, w, c = face.points.shape
     if c != 3 or face.albedo.shape != (h, w, 3) or face.light.shape != (5,):
         raise L2RError(f"{f}: arrays have unexpected shapes")

@@ -122,6 +122,7 @@ def test_render_views_grid_and_turntables(l2r, astronaut_result, tmp_path):
     "args, message",
     [
         (["{tmp}"], "not an l2r reconstruct result"),
+        (["{bad}"], "unreadable or corrupt"),
         (["{face}", "--yaw", "a:b"], "expected DEG"),
         (["{face}", "--light", "left"], "expected 'predicted' or DX,DY"),
         (["{face}", "--turntable", "x.avi"], "must end in .gif or .mp4"),
@@ -129,7 +130,13 @@ def test_render_views_grid_and_turntables(l2r, astronaut_result, tmp_path):
 )
 def test_render_views_errors(l2r, astronaut_result, tmp_path, args, message):
     face = astronaut_result / "astronaut" / "face0"
-    args = [x.replace("{tmp}", str(tmp_path)).replace("{face}", str(face)) for x in args]
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "canonical.npz").write_bytes((face / "canonical.npz").read_bytes()[:100])
+    args = [
+        x.replace("{tmp}", str(tmp_path)).replace("{face}", str(face)).replace("{bad}", str(bad))
+        for x in args
+    ]
     res = l2r("render-views", *args)
     assert res.code == 2 and message in res.err
 
