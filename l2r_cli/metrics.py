@@ -49,3 +49,45 @@ def mad(pred_normal: Tensor, gt_normal: Tensor, mask: Tensor) -> Tensor:
     return (angle_deg(pred_normal, gt_normal) * m).flatten(1).sum(1) / m.flatten(1).sum(1).clamp(
         min=1
     )
+
+
+def normal_accuracy(
+    pred_normal: Tensor,
+    gt_normal: Tensor,
+    mask: Tensor,
+    thresholds: tuple[float, ...] = (20, 25, 30),
+) -> dict[str, Tensor]:
+    """Photoface protocol (paper Table 6; REFERENCE.md): per image (B,), the mean angle
+    deviation 'mad' and, for each threshold t in degrees, 'under_t': the fraction of masked
+    pixels whose normal is within t of the ground truth. Normals (B, H, W, 3), mask (B, H, W)."""
+    m = mask.float()
+    n = m.flatten(1).sum(1).clamp(min=1)
+    ang = angle_deg(pred_normal, gt_normal)
+    out = {"mad": (ang * m).flatten(1).sum(1) / n}
+    for t in thresholds:
+        out[f"under_{t:g}"] = ((ang < t).float() * m).flatten(1).sum(1) / n
+    return out
+
+
+def keypoint_depth_correlation(pred: Tensor, gt: Tensor) -> Tensor:
+    """3DFAW protocol (Unsup3D, paper Table 5): for each keypoint k, |Pearson r| between the
+    predicted and ground-truth depth of k across the N test images. pred, gt: (N, K) ->
+    (K,); the reported score is the sum (at most K = 66). A keypoint whose depth does not vary
+    over the images (in either input) has no correlation and counts 0."""
+    if pred.shape != gt.shape or pred.dim() != 2 or pred.shape[0] < 2:
+        raise ValueError(
+            f"expected two (N >= 2, K) tensors, got {tuple(pred.shape)}, {tuple(gt.shape)}"
+        )
+    p = pred.double() - pred.double().mean(0)
+    g = gt.double() - gt.double().mean(0)
+    denom = (p.square().sum(0) * g.square().sum(0)).sqrt()
+    r = (p * g).sum(0) / denom.clamp(min=1e-300)
+    return torch.where(denom > 0, r.abs(), torch.zeros_like(r)).to(pred.dtype)
+
+
+def cross_view_identity(original: Tensor, views: Tensor) -> Tensor:
+    """Cross-view identity (paper sec. 5, Table 7): the mean over V rendered views of the cosine
+    similarity between each view's face embedding and the high-quality original's.
+    original: (B, D), views: (B, V, D) -> (B,)."""
+    cos = F.cosine_similarity(views, original[:, None, :].expand_as(views), dim=-1)
+    return cos.mean(1)

@@ -2,6 +2,7 @@
 
 import math
 
+import pytest
 import torch
 
 from l2r_cli.metrics import bfm_mask, erode, mad, side
@@ -41,3 +42,47 @@ def test_bfm_mask_excludes_background_and_erodes():
     m = bfm_mask(gt, torch.ones(1, 10, 10))
     assert m.sum() == 16 and m[0, 3:7, 3:7].all()
     assert erode(torch.ones(1, 5, 5)).sum() == 9  # borders count as outside
+
+
+def test_normal_accuracy_hand_values():
+    import math
+
+    from l2r_cli.metrics import normal_accuracy
+
+    # four pixels at 0, 22, 27 and 40 degrees from the GT normal (0, 0, 1), one masked pixel
+    angles = [0.0, 22.0, 27.0, 40.0, 80.0]
+    pred = torch.tensor(
+        [[[math.sin(math.radians(a)), 0.0, math.cos(math.radians(a))] for a in angles]]
+    )
+    gt = torch.tensor([[[0.0, 0.0, 1.0]] * 5])
+    mask = torch.tensor([[1.0, 1.0, 1.0, 1.0, 0.0]])
+    out = normal_accuracy(pred, gt, mask)
+    assert out["mad"].item() == pytest.approx(22.25, abs=1e-3)
+    assert out["under_20"].item() == pytest.approx(0.25)
+    assert out["under_25"].item() == pytest.approx(0.5)
+    assert out["under_30"].item() == pytest.approx(0.75)
+
+
+def test_keypoint_depth_correlation_hand_values():
+    from l2r_cli.metrics import keypoint_depth_correlation
+
+    # keypoint 0: gt = 2 * pred (r = 1); keypoint 1: deviations (-1, 0, 1) vs (1, -1, 0):
+    # cov -1, variances 2 and 2 -> r = -0.5; keypoint 2: constant GT -> 0
+    pred = torch.tensor([[1.0, 1.0, 5.0], [2.0, 2.0, 6.0], [3.0, 3.0, 7.0]])
+    gt = torch.tensor([[2.0, 3.0, 1.0], [4.0, 1.0, 1.0], [6.0, 2.0, 1.0]])
+    r = keypoint_depth_correlation(pred, gt)
+    torch.testing.assert_close(r, torch.tensor([1.0, 0.5, 0.0]))
+    assert r.sum().item() == pytest.approx(1.5)
+    with pytest.raises(ValueError):
+        keypoint_depth_correlation(pred[:1], gt[:1])
+
+
+def test_cross_view_identity_hand_value():
+    import math
+
+    from l2r_cli.metrics import cross_view_identity
+
+    orig = torch.tensor([[2.0, 0.0]])
+    views = torch.tensor([[[1.0, 0.0], [0.0, 3.0], [math.cos(math.pi / 3), math.sin(math.pi / 3)]]])
+    # cosines 1, 0, 0.5
+    assert cross_view_identity(orig, views).item() == pytest.approx(0.5)
