@@ -130,6 +130,15 @@ class FaceResult:
             return None
         return all(d["nose_tip"] < v for k, v in d.items() if k != "nose_tip")
 
+    def canonical(self):
+        """The canonical surface, albedo and light as a
+        :class:`l2r_cli.render.views.CanonicalFace` (what ``render-views`` renders)."""
+        from l2r_cli.render.views import CanonicalFace
+
+        return CanonicalFace(
+            self.canon_points, self.canon_albedo, self.light, self.fov, self.depth_range
+        )
+
     def mesh(self, trim: float = 0.9):
         """The trimmed canonical face mesh (:class:`l2r_cli.render.export.FaceMesh`)."""
         from l2r_cli.render.export import build_face_mesh, face_region

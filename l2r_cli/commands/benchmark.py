@@ -13,7 +13,7 @@ from l2r_cli.console import console, info
 
 @click.group("benchmark")
 def benchmark() -> None:
-    """Evaluate checkpoints (bfm, texture) and measure speed (speed)."""
+    """Evaluate checkpoints (bfm, texture, identity) and measure speed (speed)."""
 
 
 @benchmark.command("bfm")
@@ -180,6 +180,70 @@ def texture(g, data, ckpts, split, size, batch_size, json_out) -> None:
     console.print(t)
     if json_out:
         payload = {"data": str(data), "split": split, "size": size, "results": rows}
+        Path(json_out).write_text(json.dumps(payload, indent=2))
+        info(f"wrote {json_out}")
+
+
+@benchmark.command("identity")
+@click.argument("paths", nargs=-1, metavar="[CKPT]...")
+@click.option("--data", required=True, metavar="DIR", help="l2r dataset (GT image, and lq).")
+@click.option("--ckpt", "ckpts", multiple=True, metavar="CKPT", help="Checkpoint (repeat).")
+@click.option("--split", default="test", show_default=True, metavar="NAME")
+@click.option(
+    "--input",
+    "input_field",
+    type=click.Choice(["lq", "image"]),
+    default="lq",
+    show_default=True,
+    help="Reconstruct from the degraded (first variant) or the original images.",
+)
+@click.option(
+    "--embedder",
+    default="dlib",
+    show_default=True,
+    metavar="dlib|FILE.pt",
+    help="Face-recognition model: dlib's ResNet, or a TorchScript file (e.g. your ArcFace).",
+)
+@click.option("--limit", default=0, type=click.IntRange(min=0), help="First N faces (0: all).")
+@click.option("--batch-size", default=16, show_default=True, type=click.IntRange(min=1))
+@click.option("--json", "json_out", metavar="FILE", help="Also write the results as JSON.")
+@click.pass_obj
+def identity(
+    g, paths, data, ckpts, split, input_field, embedder, limit, batch_size, json_out
+) -> None:
+    """Cross-view identity (paper Table 7): mean cosine similarity of face embeddings of
+    renders (predicted view, frontal, +-45 deg yaw and pitch) to the original image's.
+
+    \b
+    Example:
+      l2r benchmark identity --data data/deg_test runs/proxy_lq runs/mutual --limit 200
+      l2r benchmark identity --data data/deg_test runs/mutual --embedder arcface_ts.pt
+    """
+    from l2r_cli.benchmark.identity import evaluate_identity, load_embedder
+    from l2r_cli.device import resolve_device
+    from l2r_cli.errors import L2RError
+
+    all_ckpts = [*paths, *ckpts]
+    if not all_ckpts:
+        raise L2RError("give at least one checkpoint (as an argument or with --ckpt)")
+    device = resolve_device(g.device)
+    emb = load_embedder(embedder, device)
+    rows = [
+        evaluate_identity(c, data, emb, split, input_field, batch_size, device, limit).summary()
+        for c in all_ckpts
+    ]
+    t = Table(title=f"Cross-view identity on {data} [{split}, input={input_field}, {emb.name}]")
+    for col in ("model", "n", "cosine ↑", "worst view", "chance"):
+        t.add_column(col)
+    for r in rows:
+        worst = min(r["per_view"], key=r["per_view"].get)
+        t.add_row(
+            str(r["name"]), str(r["n"]), f"{r['cos_mean']:.4f} ± {r['cos_std']:.4f}",
+            f"{worst} {r['per_view'][worst]:.4f}", f"{r['chance_mean']:.4f}",
+        )  # fmt: skip
+    console.print(t)
+    if json_out:
+        payload = {"data": str(data), "split": split, "input": input_field, "results": rows}
         Path(json_out).write_text(json.dumps(payload, indent=2))
         info(f"wrote {json_out}")
 

@@ -138,7 +138,12 @@ class ViewRenderer:
         """One view -> (S, S, 3) uint8. yaw / pitch in degrees: yaw about the vertical axis,
         positive towards the right of the picture; pitch about the horizontal axis."""
         angles = [math.radians(pitch), math.radians(yaw), 0.0, 0.0, 0.0, 0.0]
-        view = torch.tensor([angles], device=self.points.device)
+        return self.render_view(np.array(angles), light)
+
+    def render_view(self, view: np.ndarray, light: tuple[float, float] | None = None) -> np.ndarray:
+        """One view given as the model's 6-vector (pitch, yaw, roll in radians, translation),
+        e.g. a result's predicted view -> (S, S, 3) uint8."""
+        view = torch.as_tensor(np.asarray(view, np.float32), device=self.points.device)[None]
         shaded = (self.albedo * self.shading(light)).clamp(0, 1)
         r = self.renderer.render_points(torch.cat([shaded, self.keep], 1), self.points, view)
         alpha = r.mask * (r.image[:, 3:4] > 0.5)
