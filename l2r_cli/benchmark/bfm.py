@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from l2r_cli.data.dataset import L2RDataset
+from l2r_cli.data.dataset import L2RDataset, open_dataset
 from l2r_cli.errors import L2RError
 from l2r_cli.metrics import bfm_mask, mad, side
 from l2r_cli.predictor import Predictor
@@ -25,6 +25,8 @@ class BfmResult:
     name: str
     side: np.ndarray = field(repr=False)
     mad: np.ndarray = field(repr=False)
+    yaw: np.ndarray | None = field(default=None, repr=False)
+    """True yaw in degrees per image, when the split stores the view (l2r synth data)."""
 
     @property
     def n(self) -> int:
@@ -58,12 +60,16 @@ def evaluate_bfm(
     """SIDE and MAD of ``predictor`` on ``data``'s ``split`` (which must carry GT ``depth``)."""
     s = predictor.image_size
     fields = ("image", "depth") if input_field == "image" else ("image", "depth", input_field)
+    split_info = open_dataset(data).splits.get(split)
+    has_view = split_info is not None and "view" in split_info.fields
+    if has_view:
+        fields = (*fields, "view")
     ds = L2RDataset(data, split, fields=fields, image_size=s)
     if len(ds) == 0:
         raise L2RError(f"{data}: split '{split}' is empty")
     loader = DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=num_workers)
     K = intrinsics(s, device=device)
-    sides, mads = [], []
+    sides, mads, yaws = [], [], []
     for batch in loader:
         image = _network_input(batch, input_field, s).to(device) * 2 - 1
         gt = batch["depth"].to(device)
@@ -74,10 +80,13 @@ def evaluate_bfm(
         gt_normal = normals_from_depth(gt, K)
         sides.append(side(out["depth"], gt, mask).cpu())
         mads.append(mad(out["normal"], gt_normal, mask).cpu())
+        if has_view:
+            yaws.append(torch.rad2deg(batch["view"][:, 1]))
     return BfmResult(
         name=predictor.name,
         side=torch.cat(sides).double().numpy(),
         mad=torch.cat(mads).double().numpy(),
+        yaw=torch.cat(yaws).double().numpy() if has_view else None,
     )
 
 

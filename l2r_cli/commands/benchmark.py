@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -40,13 +41,30 @@ def benchmark() -> None:
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
 @click.option("--json", "json_out", metavar="FILE", help="Also write the results as JSON.")
 @click.option(
+    "--report",
+    "report_dir",
+    metavar="DIR",
+    help="Also write DIR/report.md with error histograms and per-pose curves (PNG).",
+)
+@click.option(
     "--diagnose",
     is_flag=True,
     help="Also fit predicted pose and relief to the true ones (l2r synth data only).",
 )
 @click.pass_obj
 def bfm(
-    g, paths, data, ckpts, compare, baseline, split, input_field, batch_size, json_out, diagnose
+    g,
+    paths,
+    data,
+    ckpts,
+    compare,
+    baseline,
+    split,
+    input_field,
+    batch_size,
+    json_out,
+    report_dir,
+    diagnose,
 ) -> None:
     """SIDE and MAD (mean ± std) on a test split, Unsup3D's BFM protocol (paper Tables 2, 4).
 
@@ -72,9 +90,10 @@ def bfm(
     if baseline:
         size = predictors[0].image_size if predictors else 64
         predictors.append(ConstantDepthPredictor(image_size=size))
-    rows = []
+    rows, results = [], []
     for p in predictors:
         res = evaluate_bfm(p, data, split, input_field, batch_size, device)
+        results.append(res)
         rows.append({**res.summary(), "stage": p.kind})
     t = Table(title=f"BFM protocol on {data} [{split}, input={input_field}]")
     cols = ["", "method", "model"] if compare else ["model"]
@@ -104,6 +123,12 @@ def bfm(
     if json_out:
         Path(json_out).write_text(json.dumps(payload, indent=2))
         info(f"wrote {json_out}")
+    if report_dir:
+        from l2r_cli.benchmark.report import write_bfm_report
+
+        command = "l2r " + " ".join(sys.argv[1:]) if sys.argv else "l2r benchmark bfm"
+        title = f"BFM protocol on {data} [{split}, input={input_field}]"
+        info(f"wrote {write_bfm_report(results, report_dir, title, command)}")
 
 
 def _diagnose_table(predictors, data, split, batch_size, device) -> list[dict]:
