@@ -14,6 +14,7 @@ OUT=${OUT:-runs/texture_8x}
 PRIOR_MIN=${PRIOR_MIN:-45}          # wall-clock minutes of prior training (SIGINT, then export)
 PROXY_STEPS=${PROXY_STEPS:-1250}
 ARN_STEPS=${ARN_STEPS:-1200}
+# PRIOR_ARGS: extra train-prior options (e.g. "--eval-images 0" for tiny data)
 mkdir -p "$OUT"
 
 # 1. 64 px GT + two 8 px degraded variants per face (train/val from the train set, test apart).
@@ -26,7 +27,8 @@ mkdir -p "$OUT"
 if [ ! -f "$OUT/prior/prior.pt" ]; then
     timeout -s INT "$((PRIOR_MIN * 60))" l2r --seed 0 train-prior --data "$OUT/deg_train" \
         --out "$OUT/prior" --size 64 --max-channels 32 --style-dim 64 --n-mlp 2 \
-        --batch-size 16 --r1-gamma 1 --num-workers 0 --ckpt-every 250 --epochs 100 || true
+        --batch-size 16 --r1-gamma 1 --num-workers 0 --ckpt-every 250 --epochs 100 \
+        ${PRIOR_ARGS:-} || true
 fi
 
 # 3. The proxy on the degraded inputs (8 px upsampled to 64).
