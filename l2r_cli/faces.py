@@ -220,12 +220,6 @@ class FaceDetector:
         found.sort(key=lambda t: -t[2])
         return [(lm, s) for lm, s, _ in found]
 
-    def landmarks_in(self, photo: np.ndarray) -> np.ndarray:
-        """(68, 2) landmarks of the face assumed to fill ``photo`` (an already-cropped face)."""
-        h, w = photo.shape[:2]
-        shape = self._predictor(photo, self._dlib.rectangle(0, 0, w - 1, h - 1))
-        return np.array([[p.x, p.y] for p in shape.parts()], float)
-
 
 def crops_of(
     photo: np.ndarray,

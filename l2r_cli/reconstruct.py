@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,48 +19,30 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from l2r_cli.data.ingest import DEFAULT_MAX_PIXELS
 from l2r_cli.errors import L2RError
 from l2r_cli.faces import LM_EYE_OUTER, LM_NOSE_TIP, Crop, FaceDetector, crops_of
 
-#: Photos with more pixels than this are refused (PIL's own bomb guard is at ~179 MP).
-MAX_PIXELS = 100_000_000
+#: Photos with more pixels than this are refused (Pillow's decompression-bomb limit, as in
+#: ``l2r degrade``).
+MAX_PIXELS = DEFAULT_MAX_PIXELS
 
 NO_FACE = "no face found (try --no-detect for an already-cropped face)"
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".ppm")
-
 
 def read_photo(path: str | Path) -> np.ndarray:
-    """Any image file -> (H, W, 3) uint8 RGB (EXIF rotation applied, first frame of an
-    animation, alpha dropped). Every failure is a one-line L2RError."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    """Any image file -> (H, W, 3) uint8 RGB, read as ``l2r degrade`` reads photos (EXIF
+    rotation applied, first frame of an animation, alpha over white). Every failure is a
+    one-line L2RError."""
+    from l2r_cli.data.ingest import SkipImage, read_rgb
 
     p = Path(path)
+    if p.is_dir():
+        raise L2RError(f"{p}: is a folder")
     try:
-        if p.stat().st_size == 0:
-            raise L2RError(f"{p}: empty file")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(p) as im:
-                w, h = im.size
-                if w * h > MAX_PIXELS:
-                    raise L2RError(f"{p}: {w}x{h} is over {MAX_PIXELS // 1_000_000} megapixels")
-                im = ImageOps.exif_transpose(im)
-                rgb = np.asarray(im.convert("RGB"))
-    except L2RError:
-        raise
-    except FileNotFoundError:
-        raise L2RError(f"{p}: no such file") from None
-    except IsADirectoryError:
-        raise L2RError(f"{p}: is a folder") from None
-    except UnidentifiedImageError:
-        raise L2RError(f"{p}: not an image (or a format Pillow cannot read)") from None
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise L2RError(f"{p}: unreadable or corrupt image ({first})") from None
-    if rgb.ndim != 3 or min(rgb.shape[:2]) < 1:
-        raise L2RError(f"{p}: image has no pixels")
-    return np.ascontiguousarray(rgb)
+        return np.ascontiguousarray(read_rgb(p, MAX_PIXELS))
+    except SkipImage as exc:
+        raise L2RError(f"{p}: {exc}") from None
 
 
 @dataclass

@@ -91,7 +91,7 @@ def test_no_detect_and_no_face(rec, tmp_path):
 
 @pytest.mark.parametrize(
     "content, message",
-    [(b"", "empty file"), (b"not an image", "not an image"), (None, "corrupt")],
+    [(b"", "empty file"), (b"not an image", "not an image"), (None, "truncated")],
 )
 def test_read_photo_failures_are_one_line(tmp_path, content, message):
     p = tmp_path / "x.png"

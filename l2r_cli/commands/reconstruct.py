@@ -17,7 +17,7 @@ def expand_inputs(inputs: tuple[str, ...]) -> tuple[list[Path], list[str]]:
     """Files, folders (their image files, sorted) and glob patterns -> (photos, problems).
     A folder's files are those with an image suffix; an explicit file is taken whatever its
     suffix (reading it says whether it is an image)."""
-    from l2r_cli.reconstruct import IMAGE_SUFFIXES
+    from l2r_cli.data.ingest import IMAGE_SUFFIXES
 
     photos: list[Path] = []
     problems: list[str] = []
@@ -26,7 +26,8 @@ def expand_inputs(inputs: tuple[str, ...]) -> tuple[list[Path], list[str]]:
         if p.is_dir():
             found = sorted(q for q in p.iterdir() if q.suffix.lower() in IMAGE_SUFFIXES)
             if not found:
-                problems.append(f"{p}: folder holds no image files ({', '.join(IMAGE_SUFFIXES)})")
+                kinds = " ".join(sorted(IMAGE_SUFFIXES))
+                problems.append(f"{p}: folder holds no image files ({kinds})")
             photos += found
         elif p.exists():
             photos.append(p)

@@ -571,6 +571,28 @@ def load_source(src: Source, cfg: IngestConfig) -> Loaded:
     return Loaded(image=gt, depth=depth, upscaled=side < cfg.gt_size)
 
 
+def read_rgb(
+    path: str | Path,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    background: tuple[int, int, int] = (255, 255, 255),
+) -> np.ndarray:
+    """Any image file -> uint8 (H, W, 3), read as ``l2r degrade`` reads its inputs (EXIF
+    orientation applied, first frame, 16-bit/float/palette/CMYK converted, alpha over
+    ``background``). Also used by ``l2r reconstruct``.
+
+    Raises:
+        SkipImage: the one-line reason the file cannot be read.
+    """
+    im = _open(str(path), max_pixels)
+    with im:
+        _decode(im)
+        frame: Image.Image = im
+        orient = _orientation(im)
+        if orient != 1:
+            frame = frame.transpose(_TRANSPOSE[orient])
+        return _to_rgb8(frame, background)
+
+
 def decode_depth(code: np.ndarray) -> np.ndarray:
     """Unsup3D's 8-bit depth code -> depth: 0.9 + 0.2 * (1 - c / 255) (the same as
     ``l2r_cli.data.synth.decode_depth``, repeated here to keep torch out of the workers)."""

@@ -99,7 +99,7 @@ def test_huge_and_tiny_photos(l2r, tmp_path):
     res = l2r("--device", "cpu", "reconstruct", tmp_path / "huge.png", tmp_path / "tiny.png",
               "--out-dir", tmp_path / "o")  # fmt: skip
     assert res.code == 2
-    assert "over 100 megapixels" in res.err and "tiny.png: no face found" in res.err
+    assert "huge.png: too large" in res.err and "tiny.png: no face found" in res.err
 
 
 def test_render_views_grid_and_turntables(l2r, astronaut_result, tmp_path):
