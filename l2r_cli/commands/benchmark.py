@@ -14,7 +14,7 @@ from l2r_cli.console import console, info
 
 @click.group("benchmark")
 def benchmark() -> None:
-    """Evaluate checkpoints (bfm, texture, identity) and measure speed (speed)."""
+    """Evaluate checkpoints (bfm, texture, identity, 3dfaw) and measure speed (speed)."""
 
 
 @benchmark.command("bfm")
@@ -269,6 +269,41 @@ def identity(
     console.print(t)
     if json_out:
         payload = {"data": str(data), "split": split, "input": input_field, "results": rows}
+        Path(json_out).write_text(json.dumps(payload, indent=2))
+        info(f"wrote {json_out}")
+
+
+@benchmark.command("3dfaw")
+@click.argument("root", type=click.Path(path_type=Path), metavar="ROOT")
+@click.argument("paths", nargs=-1, metavar="[CKPT]...")
+@click.option("--split", type=click.Choice(["test", "valid"]), default="test", show_default=True)
+@click.option("--batch-size", default=16, show_default=True, type=click.IntRange(min=1))
+@click.option("--json", "json_out", metavar="FILE", help="Also write the results as JSON.")
+@click.pass_obj
+def threedfaw(g, root, paths, split, batch_size, json_out) -> None:
+    """3DFAW keypoint depth correlation (paper Table 5): sum over 66 keypoints of |Pearson r|
+    between predicted and ground-truth depth across the test faces (max 66).
+
+    ROOT holds list_valid_test.txt, valid_img/ and valid_lm/ (DepthNet's layout of the 3DFAW
+    release). Without CKPT: the bundled weights.
+
+    \b
+    Example:
+      l2r benchmark 3dfaw ~/data/3dfaw runs/proxy runs/mutual --json faw.json
+    """
+    from l2r_cli.benchmark.threedfaw import evaluate_3dfaw
+    from l2r_cli.device import resolve_device
+
+    device = resolve_device(g.device)
+    rows = [evaluate_3dfaw(c, root, split, device, batch_size).summary() for c in paths or [None]]
+    t = Table(title=f"3DFAW keypoint depth correlation on {root} [{split}]")
+    for col in ("model", "n", "depth corr. ↑ (max 66)", "mean |r|"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(str(r["name"]), str(r["n"]), f"{r['depth_corr']:.2f}", f"{r['mean_abs_r']:.3f}")
+    console.print(t)
+    if json_out:
+        payload = {"root": str(root), "split": split, "results": rows}
         Path(json_out).write_text(json.dumps(payload, indent=2))
         info(f"wrote {json_out}")
 
