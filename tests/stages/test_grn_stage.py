@@ -215,3 +215,28 @@ def test_torchrun_mutual_runs_with_the_discriminator(tmp_path, grn_inputs):
     assert load_checkpoint(two)["step"] == 2 and set(b) == set(a)
     # the ranks stayed in step: DDP keeps every replica equal, and rank 0 saved finite weights
     assert all(torch.isfinite(v).all() for net in b.values() for v in net.values())
+
+
+def test_reconstruct_and_render_views_with_a_grn_checkpoint(l2r, tmp_path, grn_inputs):
+    # The refined model's surface (displaced points) and light go into the meshes and views.
+    import json
+
+    import numpy as np
+    import open3d as o3d
+    from PIL import Image
+
+    photo = tmp_path / "face.png"
+    Image.fromarray((np.random.default_rng(0).random((40, 40, 3)) * 255).astype(np.uint8)).save(
+        photo
+    )
+    out = tmp_path / "rec"
+    r = l2r("--device", "cpu", "reconstruct", photo, "--no-detect", "--ckpt", grn_inputs["grn"],
+            "--out-dir", out, "--format", "ply,glb")  # fmt: skip
+    assert r.code == 0, r.err
+    face = out / "face" / "face0"
+    meta = json.loads((face / "meta.json").read_text())
+    assert meta["model"]["kind"] == "grn" and meta["crop"]["size"] == 32
+    assert len(o3d.io.read_triangle_mesh(str(face / "mesh.ply")).triangles) > 0
+    r = l2r("render-views", face, "--size", "32", "--yaw", "-30,30", "--turntable", "none")
+    assert r.code == 0, r.err
+    assert (face / "views.png").is_file()
