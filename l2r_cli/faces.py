@@ -71,6 +71,8 @@ class Crop:
     score: float | None = None
     detector: str = "none"
     meta: dict = field(default_factory=dict)
+    hires: np.ndarray | None = None
+    """The same crop frame at a higher resolution (H, H, 3) uint8, for photo textures."""
 
     @property
     def quad(self) -> np.ndarray:
@@ -221,21 +223,35 @@ class FaceDetector:
         return [(lm, s) for lm, s, _ in found]
 
 
+def rescale_matrix(matrix: np.ndarray, size: int, new_size: int) -> np.ndarray:
+    """The matrix of the same crop frame sampled at ``new_size`` instead of ``size`` pixels."""
+    m = np.array(matrix, float)
+    m[:, :2] *= (size - 1) / max(new_size - 1, 1)
+    return m
+
+
 def crops_of(
     photo: np.ndarray,
     size: int,
     detector: FaceDetector | None,
     largest: bool = False,
+    hires: int = 0,
 ) -> list[Crop]:
     """Aligned crops of every face in photo (H, W, 3) uint8; ``detector=None`` takes the whole
-    photo as one already-cropped face. An empty list means no face was found."""
+    photo as one already-cropped face. An empty list means no face was found. ``hires`` > 0
+    also keeps each crop at that many pixels (:attr:`Crop.hires`)."""
+    found: list[tuple[np.ndarray, np.ndarray | None, float | None]] = []
     if detector is None:
-        m = square_matrix(photo.shape[0], photo.shape[1], size)
-        return [Crop(warp_crop(photo, m, size), m)]
+        found.append((square_matrix(photo.shape[0], photo.shape[1], size), None, None))
+    else:
+        for lm, score in detector.detect(photo):
+            found.append((alignment_matrix(lm, size), lm, score))
+            if largest:
+                break
     crops = []
-    for lm, score in detector.detect(photo):
-        m = alignment_matrix(lm, size)
-        crops.append(Crop(warp_crop(photo, m, size), m, lm, score, detector.name))
-        if largest:
-            break
+    for m, lm, score in found:
+        c = Crop(warp_crop(photo, m, size), m, lm, score, "none" if lm is None else detector.name)
+        if hires:
+            c.hires = warp_crop(photo, rescale_matrix(m, size, hires), hires)
+        crops.append(c)
     return crops

@@ -74,6 +74,9 @@ class FaceResult:
     fov: float
     depth_range: tuple[float, float]
     model: dict = field(default_factory=dict)
+    photo_tex: np.ndarray | None = None
+    """(T, T, 3) in [0, 1]: the photo texture on the canonical frame
+    (:func:`l2r_cli.render.texture.photo_texture`), when asked for."""
 
     def landmark_depths(self) -> dict[str, float] | None:
         """Canonical depth (pose removed) at the nose tip, the outer eye corners and the cheeks,
@@ -126,7 +129,7 @@ class FaceResult:
 
         keep = face_region(self.canon_points.shape[0], trim)
         keep &= self.canon_points[..., 2] < self.depth_range[1] - 1e-4  # background
-        return build_face_mesh(self.canon_points, self.canon_albedo, keep, self.fov)
+        return build_face_mesh(self.canon_points, self.canon_albedo, keep, self.fov, self.photo_tex)
 
     def save(
         self,
@@ -160,6 +163,8 @@ class FaceResult:
         png("shading.png", np.clip(self.shading, 0, 1) * self.mask)
         png("recon.png", self.recon)
         png("mask.png", self.mask)
+        if self.photo_tex is not None:
+            png("texture_photo.png", self.photo_tex)
         np.save(out / "depth.npy", self.depth.astype(np.float32))
         files.append(out / "depth.npy")
         np.savez_compressed(
@@ -170,6 +175,11 @@ class FaceResult:
             light=self.light.astype(np.float32),
             fov=np.float32(self.fov),
             depth_range=np.array(self.depth_range, np.float32),
+            **(
+                {}
+                if self.photo_tex is None
+                else {"photo_texture": self.photo_tex.astype(np.float32)}
+            ),
         )
         files.append(out / "canonical.npz")
         mesh = self.mesh()
@@ -194,6 +204,7 @@ class FaceResult:
                 "diffuse": round(float(self.light[1]), 4),
                 "direction": [round(float(v), 4) for v in self.light[2:5]],
             },
+            "texture": "albedo" if self.photo_tex is None else "photo",
             "landmark_depths": self.landmark_depths(),
             "fov_deg": self.fov,
             "depth_range": list(self.depth_range),
@@ -222,7 +233,9 @@ class Reconstructor:
     ckpt: an l2r geometry checkpoint (proxy, arn, grn or mutual; a file or run directory);
     None = the bundled weights. detect: find and align faces with dlib (else each photo is one
     already-cropped face). largest: keep only the largest face of each photo. min_score: dlib
-    HOG score below which detections are dropped.
+    HOG score below which detections are dropped. texture: 'albedo' (the model's) or 'photo'
+    (the input photo projected onto the surface, :mod:`l2r_cli.render.texture`, at
+    ``texture_size`` pixels) for the meshes.
     """
 
     def __init__(
@@ -233,6 +246,8 @@ class Reconstructor:
         largest: bool = False,
         min_score: float = 0.3,
         batch_size: int = 8,
+        texture: str = "albedo",
+        texture_size: int = 256,
     ) -> None:
         from l2r_cli.device import resolve_device
         from l2r_cli.predictor import load_predictor, renderer_of
@@ -257,6 +272,9 @@ class Reconstructor:
         self.detector = FaceDetector(min_score) if detect else None
         self.largest = largest
         self.batch_size = max(1, int(batch_size))
+        if texture not in ("albedo", "photo"):
+            raise L2RError(f"texture must be 'albedo' or 'photo', got {texture!r}")
+        self.texture_size = texture_size if texture == "photo" else 0
 
     @property
     def image_size(self) -> int:
@@ -265,7 +283,7 @@ class Reconstructor:
 
     def crops(self, photo: np.ndarray) -> list[Crop]:
         """Aligned crops of the faces in photo (H, W, 3) uint8 (empty: no face)."""
-        return crops_of(photo, self.image_size, self.detector, self.largest)
+        return crops_of(photo, self.image_size, self.detector, self.largest, self.texture_size)
 
     @torch.no_grad()
     def predict_crops(self, crops: Sequence[Crop], source: str = "") -> list[FaceResult]:
@@ -300,7 +318,7 @@ class Reconstructor:
         results = []
         for k, c in enumerate(crops):
             results.append(
-                FaceResult(
+                face := FaceResult(
                     source=source,
                     index=first + k,
                     crop=c,
@@ -319,6 +337,13 @@ class Reconstructor:
                     model=self.model_info,
                 )
             )
+            if c.hires is not None:
+                from l2r_cli.render.texture import photo_texture
+
+                face.photo_tex, _ = photo_texture(
+                    face.canon_points, face.view, face.depth, c.hires, face.canon_albedo,
+                    face.fov, self.texture_size,
+                )  # fmt: skip
         return results
 
     def reconstruct(self, photo: str | Path | np.ndarray) -> list[FaceResult]:

@@ -98,6 +98,13 @@ def _formats(value: str) -> tuple[str, ...]:
     help="Take each image as an already-cropped face (no detection or alignment).",
 )
 @click.option(
+    "--texture",
+    type=click.Choice(["albedo", "photo"]),
+    default="albedo",
+    show_default=True,
+    help="Mesh texture: the model's albedo, or the photo projected onto the surface.",
+)
+@click.option(
     "--min-score",
     default=0.3,
     show_default=True,
@@ -106,7 +113,17 @@ def _formats(value: str) -> tuple[str, ...]:
 )
 @click.pass_obj
 def reconstruct(
-    g, inputs, out_dir, mesh_path, formats, ckpt, batch_size, largest, no_detect, min_score
+    g,
+    inputs,
+    out_dir,
+    mesh_path,
+    formats,
+    ckpt,
+    batch_size,
+    largest,
+    no_detect,
+    texture,
+    min_score,
 ) -> None:
     """3D faces from photos: meshes, depth, albedo, normal and shading maps per face.
 
@@ -149,7 +166,7 @@ def reconstruct(
         raise L2RError(f"cannot create {out_dir}: {exc.strerror}") from None
     rec = Reconstructor(
         ckpt, g.device, detect=not no_detect, largest=largest, min_score=min_score,
-        batch_size=batch_size,
+        batch_size=batch_size, texture=texture,
     )  # fmt: skip
     failed = len(problems)
     faces = done = 0
@@ -205,6 +222,14 @@ def _note(shaped: list[bool | None]) -> str:
 )
 @click.option("--size", default=256, show_default=True, type=click.IntRange(32, 1024))
 @click.option(
+    "--texture",
+    type=click.Choice(["albedo", "photo"]),
+    default="albedo",
+    show_default=True,
+    help="The model's albedo under the light, or the photo texture (reconstruct --texture "
+    "photo), relit by the ratio of new to predicted shading.",
+)
+@click.option(
     "--grid",
     "grid_path",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -221,7 +246,7 @@ def _note(shaped: list[bool | None]) -> str:
 @click.option("--fps", default=15, show_default=True, type=click.IntRange(1, 120))
 @click.pass_obj
 def render_views(
-    g, result_dir, yaw, pitch, lights, size, grid_path, turntable, frames, fps
+    g, result_dir, yaw, pitch, lights, size, texture, grid_path, turntable, frames, fps
 ) -> None:
     """Novel views and relighting of a reconstruct result folder: a grid PNG (rows: lights x
     pitches, columns: yaws) and a turntable (yaw sweep of +-max |yaw|, first light).
@@ -249,7 +274,7 @@ def render_views(
         if turntable.suffix.lower() not in (".gif", ".mp4"):
             raise L2RError(f"--turntable {turntable}: must end in .gif or .mp4")
     face = load_canonical(result_dir)
-    vr = ViewRenderer(face, size)
+    vr = ViewRenderer(face, size, texture=texture)
     grid_path = grid_path or result_dir / "views.png"
     for p in (grid_path, turntable):
         if p is not None and str(p) != "none" and not p.parent.is_dir():

@@ -55,10 +55,16 @@ def face_region(size: int, trim: float = 0.9) -> np.ndarray:
 
 
 def build_face_mesh(
-    points: np.ndarray, albedo: np.ndarray, keep: np.ndarray, fov: float
+    points: np.ndarray,
+    albedo: np.ndarray,
+    keep: np.ndarray,
+    fov: float,
+    texture: np.ndarray | None = None,
 ) -> FaceMesh:
     """points: (H, W, 3) canonical camera space (x right, y down, z forward); albedo (H, W, 3)
-    in [0, 1]; keep (H, W) bool; fov in degrees -> :class:`FaceMesh` (see module docstring)."""
+    in [0, 1]; keep (H, W) bool; fov in degrees -> :class:`FaceMesh` (see module docstring).
+    ``texture`` (T, T, 3) in [0, 1] on the same canonical frame replaces the albedo as texture
+    and vertex colours (e.g. a photo texture)."""
     from l2r_cli.render.mesh import grid_faces
 
     h, w = keep.shape
@@ -76,13 +82,22 @@ def build_face_mesh(
     pts = (pts - pts.mean(0)) / (2 * math.tan(math.radians(fov) / 2))
     rows, cols = np.divmod(np.arange(h * w)[used], w)
     uv = np.stack([cols / (w - 1), 1 - rows / (h - 1)], 1)
-    albedo = np.clip(albedo, 0, 1)
+    if texture is None:
+        texture = np.clip(albedo, 0, 1)
+        colors = texture.reshape(-1, 3)[used]
+    else:
+        from scipy.ndimage import map_coordinates
+
+        texture = np.clip(texture, 0, 1)
+        t = texture.shape[0] - 1
+        at = [rows * t / (h - 1), cols * t / (w - 1)]
+        colors = np.stack([map_coordinates(texture[..., c], at, order=1) for c in range(3)], -1)
     return FaceMesh(
         vertices=pts,
         faces=remap[faces],
-        colors=albedo.reshape(-1, 3)[used].astype(np.float64),
+        colors=np.asarray(colors, np.float64),
         uv=uv,
-        texture=np.rint(albedo * 255).astype(np.uint8),
+        texture=np.rint(texture * 255).astype(np.uint8),
     )
 
 

@@ -25,13 +25,15 @@ BACKGROUND = 0.92
 @dataclass
 class CanonicalFace:
     """points (H, W, 3) canonical camera space; albedo (H, W, 3) in [0, 1]; light (5,):
-    ambient, diffuse, direction; fov (degrees); depth_range (near, far)."""
+    ambient, diffuse, direction; fov (degrees); depth_range (near, far); photo_texture
+    (T, T, 3) in [0, 1] on the canonical frame, when the result has one."""
 
     points: np.ndarray
     albedo: np.ndarray
     light: np.ndarray
     fov: float
     depth_range: tuple[float, float]
+    photo_texture: np.ndarray | None = None
 
 
 def load_canonical(result_dir: str | Path) -> CanonicalFace:
@@ -50,6 +52,7 @@ def load_canonical(result_dir: str | Path) -> CanonicalFace:
                 light=z["light"].astype(np.float32),
                 fov=float(z["fov"]),
                 depth_range=tuple(float(v) for v in z["depth_range"]),
+                photo_texture=z["photo_texture"] if "photo_texture" in z.files else None,
             )
     except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise L2RError(f"{f}: unreadable or corrupt ({type(exc).__name__})") from None
@@ -88,10 +91,17 @@ def parse_light(text: str) -> tuple[float, float] | None:
 
 class ViewRenderer:
     """Renders a :class:`CanonicalFace` at ``size`` pixels (the canonical grid is resampled
-    bilinearly to size x size first)."""
+    bilinearly to size x size first). texture 'albedo': the albedo under the (new) light;
+    'photo': the photo texture, relit by the ratio of the new to the predicted shading (it
+    already carries the photo's lighting)."""
 
     def __init__(
-        self, face: CanonicalFace, size: int = 256, device: str = "cpu", trim: float = 0.9
+        self,
+        face: CanonicalFace,
+        size: int = 256,
+        device: str = "cpu",
+        trim: float = 0.9,
+        texture: str = "albedo",
     ) -> None:
         from l2r_cli.render import Renderer
         from l2r_cli.render.export import face_region
@@ -120,6 +130,17 @@ class ViewRenderer:
         self.normal = F.normalize(up[:, 6:9], dim=1).permute(0, 2, 3, 1)
         self.keep = up[:, 9:10]
         self.renderer = Renderer(size, face.fov, *face.depth_range, device=device)
+        self.photo = None
+        if texture == "photo":
+            if face.photo_texture is None:
+                raise L2RError(
+                    "this result has no photo texture (reconstruct with --texture photo)"
+                )
+            tex = torch.from_numpy(face.photo_texture.astype(np.float32)).permute(2, 0, 1)[None]
+            self.photo = F.interpolate(tex, size=(size, size), mode="bilinear", align_corners=True)
+            self.photo = self.photo.to(device)
+        elif texture != "albedo":
+            raise L2RError(f"texture must be 'albedo' or 'photo', got {texture!r}")
 
     def shading(self, light: tuple[float, float] | None) -> torch.Tensor:
         """(1, 1, S, S) canonical Lambertian shading under the predicted strengths and either
@@ -144,7 +165,13 @@ class ViewRenderer:
         """One view given as the model's 6-vector (pitch, yaw, roll in radians, translation),
         e.g. a result's predicted view -> (S, S, 3) uint8."""
         view = torch.as_tensor(np.asarray(view, np.float32), device=self.points.device)[None]
-        shaded = (self.albedo * self.shading(light)).clamp(0, 1)
+        if self.photo is None:
+            shaded = (self.albedo * self.shading(light)).clamp(0, 1)
+        elif light is None:
+            shaded = self.photo
+        else:
+            ratio = self.shading(light) / self.shading(None).clamp(min=0.05)
+            shaded = (self.photo * ratio).clamp(0, 1)
         r = self.renderer.render_points(torch.cat([shaded, self.keep], 1), self.points, view)
         alpha = r.mask * (r.image[:, 3:4] > 0.5)
         img = r.image[:, :3] * alpha + BACKGROUND * (1 - alpha)

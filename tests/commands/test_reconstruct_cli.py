@@ -167,3 +167,46 @@ def test_torchrun_shares_the_photos_out(photos, tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     assert (tmp_path / "astronaut" / "face0" / "mesh.ply").is_file()
     assert (tmp_path / "cropped112" / "face0" / "mesh.ply").is_file()
+
+
+def test_photo_texture_meshes_and_views(l2r, photos, tmp_path):
+    import open3d as o3d
+
+    res = l2r("--device", "cpu", "reconstruct", photos / "astronaut.png", "--texture", "photo",
+              "--out-dir", tmp_path, "--format", "obj")  # fmt: skip
+    assert res.code == 0, res.err
+    face = tmp_path / "astronaut" / "face0"
+    meta = json.loads((face / "meta.json").read_text())
+    assert meta["texture"] == "photo"
+    tex = np.asarray(Image.open(face / "mesh_0.png"))
+    photo_tex = np.asarray(Image.open(face / "texture_photo.png"))
+    assert tex.shape == photo_tex.shape == (256, 256, 3)
+    np.testing.assert_array_equal(tex, photo_tex[::-1])  # open3d stores the rows bottom-up
+    assert len(o3d.io.read_triangle_mesh(str(face / "mesh.obj")).triangles) > 1000
+    # the OBJ's texture, looked up at each vertex's UV, gives that vertex's colour
+    import trimesh
+
+    tm = trimesh.load(face / "mesh.obj", force="mesh", process=False)
+    by_uv = tm.visual.to_color().vertex_colors[:, :3].astype(float)
+    ply = tmp_path / "m.ply"
+    assert l2r("--device", "cpu", "reconstruct", photos / "astronaut.png", "--texture", "photo",
+               "--out-dir", tmp_path / "p", "--mesh", ply, "--format", "ply").code == 0  # fmt: skip
+    pm = trimesh.load(ply, process=False)
+    from scipy.spatial import cKDTree
+
+    dist, idx = cKDTree(pm.vertices).query(tm.vertices)
+    assert dist.max() < 1e-5
+    vc = pm.visual.vertex_colors[idx, :3].astype(float)
+    # PLY vertex colours = the texture at the vertex UVs (trimesh looks up the nearest texel,
+    # the vertex colours are bilinear: small differences at edges; a flipped or shifted
+    # texture would be off by tens of levels everywhere)
+    err = np.abs(vc - by_uv)
+    assert err.mean() < 2 and np.percentile(err, 99) < 12
+    res = l2r("render-views", face, "--texture", "photo", "--size", "48", "--light", "-0.5,0.2",
+              "--grid", tmp_path / "g.png", "--turntable", "none")  # fmt: skip
+    assert res.code == 0, res.err
+
+
+def test_photo_views_need_a_photo_texture(l2r, astronaut_result):
+    res = l2r("render-views", astronaut_result / "astronaut" / "face0", "--texture", "photo")
+    assert res.code == 2 and "no photo texture" in res.err
