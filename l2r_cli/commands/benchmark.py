@@ -12,6 +12,12 @@ from rich.table import Table
 from l2r_cli.console import console, info
 
 
+def _write_json(path: str, payload: dict) -> None:
+    """Write a benchmark's results as indented JSON and say so."""
+    Path(path).write_text(json.dumps(payload, indent=2))
+    info(f"wrote {path}")
+
+
 @click.group("benchmark")
 def benchmark() -> None:
     """Evaluate checkpoints (bfm, texture, identity, 3dfaw) and measure speed (speed)."""
@@ -121,8 +127,7 @@ def bfm(
     if diagnose:
         payload["diagnosis"] = _diagnose_table(predictors, data, split, batch_size, device)
     if json_out:
-        Path(json_out).write_text(json.dumps(payload, indent=2))
-        info(f"wrote {json_out}")
+        _write_json(json_out, payload)
     if report_dir:
         from l2r_cli.benchmark.report import write_bfm_report
 
@@ -205,8 +210,7 @@ def texture(g, data, ckpts, split, size, batch_size, json_out) -> None:
     console.print(t)
     if json_out:
         payload = {"data": str(data), "split": split, "size": size, "results": rows}
-        Path(json_out).write_text(json.dumps(payload, indent=2))
-        info(f"wrote {json_out}")
+        _write_json(json_out, payload)
 
 
 @benchmark.command("identity")
@@ -226,8 +230,9 @@ def texture(g, data, ckpts, split, size, batch_size, json_out) -> None:
     "--embedder",
     default="dlib",
     show_default=True,
-    metavar="dlib|FILE.pt",
-    help="Face-recognition model: dlib's ResNet, or a TorchScript file (e.g. your ArcFace).",
+    metavar="dlib|FILE",
+    help="Face-recognition model: dlib's ResNet, or a torch.export (.pt2) or TorchScript file "
+    "(e.g. your ArcFace).",
 )
 @click.option("--limit", default=0, type=click.IntRange(min=0), help="First N faces (0: all).")
 @click.option("--batch-size", default=16, show_default=True, type=click.IntRange(min=1))
@@ -269,8 +274,7 @@ def identity(
     console.print(t)
     if json_out:
         payload = {"data": str(data), "split": split, "input": input_field, "results": rows}
-        Path(json_out).write_text(json.dumps(payload, indent=2))
-        info(f"wrote {json_out}")
+        _write_json(json_out, payload)
 
 
 @benchmark.command("3dfaw")
@@ -304,8 +308,7 @@ def threedfaw(g, root, paths, split, batch_size, json_out) -> None:
     console.print(t)
     if json_out:
         payload = {"root": str(root), "split": split, "results": rows}
-        Path(json_out).write_text(json.dumps(payload, indent=2))
-        info(f"wrote {json_out}")
+        _write_json(json_out, payload)
 
 
 def _parse_workers(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:
@@ -408,8 +411,7 @@ def speed(
     if case in ("proxy", "all"):
         payload.update(_proxy_speed(g, batch_size, image_size, nf, repeats, num_workers, data))
     if json_out:
-        Path(json_out).write_text(json.dumps(payload, indent=2))
-        info(f"wrote {json_out}")
+        _write_json(json_out, payload)
 
 
 def _degrade_speed(images: int, size: int, fmt: str, workers: tuple[int, ...], rounds: int) -> dict:
