@@ -40,13 +40,71 @@ def _plt():
     return plt
 
 
-def write_bfm_report(results, out_dir: str | Path, title: str, command: str) -> Path:
-    """results: :class:`l2r_cli.benchmark.bfm.BfmResult` list -> DIR/report.md (+ PNGs)."""
+def _make_dir(out_dir: str | Path) -> Path:
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise L2RError(f"--report {out}: cannot create ({exc.strerror})") from None
+    return out
+
+
+def _histogram(path: Path, series: dict[str, np.ndarray], xlabel: str) -> None:
+    """One step histogram per labelled series, on shared bins."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    lo = min(float(np.min(v)) for v in series.values())
+    hi = max(float(np.max(v)) for v in series.values())
+    bins = np.linspace(lo, hi if hi > lo else lo + 1e-6, 31)
+    for label, v in series.items():
+        ax.hist(v, bins=bins, histtype="step", linewidth=1.5, label=label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("images")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def write_simple_report(
+    out_dir: str | Path,
+    title: str,
+    command: str,
+    table: list[str],
+    series: dict[str, np.ndarray],
+    xlabel: str,
+    bars: dict[str, dict[str, float]] | None = None,
+) -> Path:
+    """DIR/report.md with a Markdown ``table``, a histogram of the per-image ``series``
+    (``hist.png``) and, when given, grouped bars (``bars.png``: label -> {group: value})."""
+    out = _make_dir(out_dir)
+    lines = [f"# {title}", "", "```bash", command, "```", "", *table, "", "![per image](hist.png)"]
+    _histogram(out / "hist.png", series, xlabel)
+    if bars:
+        plt = _plt()
+        groups = list(next(iter(bars.values())))
+        fig, ax = plt.subplots(figsize=(7, 3.5))
+        width = 0.8 / len(bars)
+        for i, (label, vals) in enumerate(bars.items()):
+            x = np.arange(len(groups)) + i * width
+            ax.bar(x, [vals[g] for g in groups], width, label=label)
+        ax.set_xticks(np.arange(len(groups)) + 0.4 - width / 2, groups)
+        lo = min(min(v.values()) for v in bars.values())
+        hi = max(max(v.values()) for v in bars.values())
+        ax.set_ylim(lo - 0.1 * (hi - lo + 1e-6), hi + 0.1 * (hi - lo + 1e-6))
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(out / "bars.png", dpi=100)
+        plt.close(fig)
+        lines += ["", "![per group](bars.png)"]
+    path = out / "report.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def write_bfm_report(results, out_dir: str | Path, title: str, command: str) -> Path:
+    """results: :class:`l2r_cli.benchmark.bfm.BfmResult` list -> DIR/report.md (+ PNGs)."""
+    out = _make_dir(out_dir)
     plt = _plt()
     labels = [Path(r.name).name or r.name for r in results]
     lines = [f"# {title}", "", "```bash", command, "```", ""]
@@ -59,17 +117,8 @@ def write_bfm_report(results, out_dir: str | Path, title: str, command: str) -> 
             f"| {s['mad_mean']:.2f} ± {s['mad_std']:.2f} | {np.median(r.mad):.2f} |"
         )
     for key, unit, scale in (("side", "SIDE (×10⁻²)", 100.0), ("mad", "MAD (deg.)", 1.0)):
-        fig, ax = plt.subplots(figsize=(6, 3.5))
-        vals = [getattr(r, key) * scale for r in results]
-        bins = np.linspace(min(v.min() for v in vals), max(v.max() for v in vals), 31)
-        for v, label in zip(vals, labels, strict=True):
-            ax.hist(v, bins=bins, histtype="step", linewidth=1.5, label=label)
-        ax.set_xlabel(f"per-image {unit}")
-        ax.set_ylabel("images")
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        fig.savefig(out / f"{key}_hist.png", dpi=100)
-        plt.close(fig)
+        series = {lb: getattr(r, key) * scale for r, lb in zip(results, labels, strict=True)}
+        _histogram(out / f"{key}_hist.png", series, f"per-image {unit}")
         lines += ["", f"![per-image {unit}]({key}_hist.png)"]
     yaws = [r.yaw for r in results if r.yaw is not None]
     if len(yaws) == len(results) and results:

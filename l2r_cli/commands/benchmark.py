@@ -12,6 +12,14 @@ from rich.table import Table
 from l2r_cli.console import console, info
 
 
+def _report(out_dir, title, table, series, xlabel, bars=None) -> None:
+    """Write DIR/report.md with the command line, a table and plots, and say so."""
+    from l2r_cli.benchmark.report import write_simple_report
+
+    command = "l2r " + " ".join(sys.argv[1:])
+    info(f"wrote {write_simple_report(out_dir, title, command, table, series, xlabel, bars)}")
+
+
 def _write_json(path: str, payload: dict) -> None:
     """Write a benchmark's results as indented JSON and say so."""
     Path(path).write_text(json.dumps(payload, indent=2))
@@ -131,7 +139,7 @@ def bfm(
     if report_dir:
         from l2r_cli.benchmark.report import write_bfm_report
 
-        command = "l2r " + " ".join(sys.argv[1:]) if sys.argv else "l2r benchmark bfm"
+        command = "l2r " + " ".join(sys.argv[1:])
         title = f"BFM protocol on {data} [{split}, input={input_field}]"
         info(f"wrote {write_bfm_report(results, report_dir, title, command)}")
 
@@ -183,8 +191,14 @@ def _diagnose_table(predictors, data, split, batch_size, device) -> list[dict]:
 )
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
 @click.option("--json", "json_out", metavar="FILE", help="Also write the results as JSON.")
+@click.option(
+    "--report",
+    "report_dir",
+    metavar="DIR",
+    help="Also write DIR/report.md with plots (PNG).",
+)
 @click.pass_obj
-def texture(g, data, ckpts, split, size, batch_size, json_out) -> None:
+def texture(g, data, ckpts, split, size, batch_size, json_out, report_dir) -> None:
     """Texture SSIM on the face region, re-render vs. ground truth (paper sec. 5).
 
     The first degraded variant 'lq' goes in; the proxy's render (and, for an 'arn', 'grn' or
@@ -199,9 +213,8 @@ def texture(g, data, ckpts, split, size, batch_size, json_out) -> None:
     from l2r_cli.device import resolve_device
 
     device = resolve_device(g.device)
-    rows = []
-    for c in ckpts:
-        rows += [r.summary() for r in evaluate_texture(c, data, split, batch_size, device, size)]
+    results = [r for c in ckpts for r in evaluate_texture(c, data, split, batch_size, device, size)]
+    rows = [r.summary() for r in results]
     t = Table(title=f"Texture SSIM on {data} [{split}, input=lq]")
     for col in ("model", "n", "SSIM ↑"):
         t.add_column(col)
@@ -211,6 +224,12 @@ def texture(g, data, ckpts, split, size, batch_size, json_out) -> None:
     if json_out:
         payload = {"data": str(data), "split": split, "size": size, "results": rows}
         _write_json(json_out, payload)
+    if report_dir:
+        table = ["| model | n | SSIM ↑ |", "| --- | --- | --- |"]
+        table += [f"| {r['name']} | {r['n']} | {r['ssim_mean']:.4f} ± {r['ssim_std']:.4f} |"
+                  for r in rows]  # fmt: skip
+        series = {r.name: r.ssim for r in results}
+        _report(report_dir, t.title, table, series, "per-image face-region SSIM")
 
 
 @benchmark.command("identity")
@@ -237,9 +256,15 @@ def texture(g, data, ckpts, split, size, batch_size, json_out) -> None:
 @click.option("--limit", default=0, type=click.IntRange(min=0), help="First N faces (0: all).")
 @click.option("--batch-size", default=16, show_default=True, type=click.IntRange(min=1))
 @click.option("--json", "json_out", metavar="FILE", help="Also write the results as JSON.")
+@click.option(
+    "--report",
+    "report_dir",
+    metavar="DIR",
+    help="Also write DIR/report.md with plots (PNG).",
+)
 @click.pass_obj
 def identity(
-    g, paths, data, ckpts, split, input_field, embedder, limit, batch_size, json_out
+    g, paths, data, ckpts, split, input_field, embedder, limit, batch_size, json_out, report_dir
 ) -> None:
     """Cross-view identity (paper Table 7): mean cosine similarity of face embeddings of
     renders (predicted view, frontal, +-45 deg yaw and pitch) to the original image's.
@@ -258,10 +283,11 @@ def identity(
         raise L2RError("give at least one checkpoint (as an argument or with --ckpt)")
     device = resolve_device(g.device)
     emb = load_embedder(embedder, device)
-    rows = [
-        evaluate_identity(c, data, emb, split, input_field, batch_size, device, limit).summary()
+    results = [
+        evaluate_identity(c, data, emb, split, input_field, batch_size, device, limit)
         for c in all_ckpts
     ]
+    rows = [r.summary() for r in results]
     t = Table(title=f"Cross-view identity on {data} [{split}, input={input_field}, {emb.name}]")
     for col in ("model", "n", "cosine ↑", "worst view", "chance"):
         t.add_column(col)
@@ -275,6 +301,13 @@ def identity(
     if json_out:
         payload = {"data": str(data), "split": split, "input": input_field, "results": rows}
         _write_json(json_out, payload)
+    if report_dir:
+        table = ["| model | n | cosine ↑ | chance |", "| --- | --- | --- | --- |"]
+        table += [f"| {r['name']} | {r['n']} | {r['cos_mean']:.4f} ± {r['cos_std']:.4f} "
+                  f"| {r['chance_mean']:.4f} |" for r in rows]  # fmt: skip
+        series = {r.name: r.scores for r in results}
+        bars = {r["name"]: {**r["per_view"], "chance": r["chance_mean"]} for r in rows}
+        _report(report_dir, t.title, table, series, "per-face mean cosine", bars)
 
 
 @benchmark.command("3dfaw")

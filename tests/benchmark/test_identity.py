@@ -73,10 +73,14 @@ def test_dlib_embedder_same_face_close_other_far():
 def test_cli_identity_and_errors(l2r, inputs, tmp_path):
     out = tmp_path / "id.json"
     r = l2r("benchmark", "identity", "--data", inputs["data"], inputs["proxy"],
-            "--embedder", inputs["tmp"] / "const.pt2", "--json", out)  # fmt: skip
+            "--embedder", inputs["tmp"] / "const.pt2", "--json", out,
+            "--report", tmp_path / "rep")  # fmt: skip
     assert r.code == 0, r.err
     res = json.loads(out.read_text())["results"]
     assert res[0]["cos_mean"] == pytest.approx(1.0)
+    report = (tmp_path / "rep" / "report.md").read_text()
+    assert "| 4 | 1.0000 ± 0.0000 |" in report
+    assert (tmp_path / "rep" / "hist.png").is_file() and (tmp_path / "rep" / "bars.png").is_file()
     r = l2r("benchmark", "identity", "--data", inputs["data"], inputs["proxy"],
             "--embedder", tmp_path / "none.pt")  # fmt: skip
     assert r.code == 2 and "no such file" in r.err

@@ -81,8 +81,13 @@ def test_benchmark_texture_on_smoke_checkpoints(l2r, tmp_path, tex_inputs):
             *TINY_ARN, "--out", run, "--max-steps", "2")  # fmt: skip
     assert r.code == 0, r.err
     out = tmp_path / "tex.json"
-    r = l2r("benchmark", "texture", "--data", inp["data"], "--ckpt", run, "--json", out)
+    r = l2r("benchmark", "texture", "--data", inp["data"], "--ckpt", run, "--json", out,
+            "--report", tmp_path / "rep")  # fmt: skip
     assert r.code == 0, r.err
+    report = (tmp_path / "rep" / "report.md").read_text()
+    for row in json.loads(out.read_text())["results"]:
+        assert f"{row['ssim_mean']:.4f} ± {row['ssim_std']:.4f}" in report
+    assert (tmp_path / "rep" / "hist.png").is_file()
     assert "proxy + ARN" in r.out and "SSIM" in r.out
     res = json.loads(out.read_text())["results"]
     assert [x["n"] for x in res] == [4, 4]
