@@ -171,12 +171,12 @@ def _diagnose_table(predictors, data, split, batch_size, device) -> list[dict]:
 
 
 @benchmark.command("texture")
+@click.argument("paths", nargs=-1, metavar="[CKPT]...")
 @click.option("--data", required=True, metavar="DIR", help="l2r dataset with 'image' and 'lq'.")
 @click.option(
     "--ckpt",
     "ckpts",
     multiple=True,
-    required=True,
     metavar="CKPT",
     help="proxy, arn, grn or mutual checkpoint or run dir (repeat); all but proxy add its proxy.",
 )
@@ -198,7 +198,7 @@ def _diagnose_table(predictors, data, split, batch_size, device) -> list[dict]:
     help="Also write DIR/report.md with plots (PNG).",
 )
 @click.pass_obj
-def texture(g, data, ckpts, split, size, batch_size, json_out, report_dir) -> None:
+def texture(g, paths, data, ckpts, split, size, batch_size, json_out, report_dir) -> None:
     """Texture SSIM on the face region, re-render vs. ground truth (paper sec. 5).
 
     The first degraded variant 'lq' goes in; the proxy's render (and, for an 'arn', 'grn' or
@@ -207,11 +207,15 @@ def texture(g, data, ckpts, split, size, batch_size, json_out, report_dir) -> No
 
     \b
     Example:
-      l2r benchmark texture --data data/deg --ckpt runs/proxy --ckpt runs/arn --json tex.json
+      l2r benchmark texture --data data/deg runs/proxy runs/arn --json tex.json
     """
     from l2r_cli.benchmark.texture import evaluate_texture
     from l2r_cli.device import resolve_device
+    from l2r_cli.errors import L2RError
 
+    ckpts = (*ckpts, *paths)
+    if not ckpts:
+        raise L2RError("give at least one checkpoint (as an argument or with --ckpt)")
     device = resolve_device(g.device)
     results = [r for c in ckpts for r in evaluate_texture(c, data, split, batch_size, device, size)]
     rows = [r.summary() for r in results]

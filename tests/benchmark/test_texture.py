@@ -93,9 +93,11 @@ def test_benchmark_texture_on_smoke_checkpoints(l2r, tmp_path, tex_inputs):
     assert [x["n"] for x in res] == [4, 4]
     assert res[0]["name"].startswith("proxy (") and res[1]["name"].startswith("proxy + ARN")
     assert all(-1 < x["ssim_mean"] < 1 for x in res)
-    r = l2r("benchmark", "texture", "--data", inp["data"], "--ckpt", inp["proxy"], "--json", out)
+    r = l2r("benchmark", "texture", "--data", inp["data"], inp["proxy"], "--json", out)
     assert r.code == 0, r.err
     assert len(json.loads(out.read_text())["results"]) == 1
+    r = l2r("benchmark", "texture", "--data", inp["data"])
+    assert r.code == 2 and "at least one checkpoint" in r.err
     r = l2r("benchmark", "texture", "--data", inp["data"], "--ckpt", inp["prior"])
     assert r.code != 0 and len(r.err.strip().splitlines()) == 1
 
