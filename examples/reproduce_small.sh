@@ -11,6 +11,7 @@
 #      examples/analysis/results_small.py (tables in the layout of Tables 2, 4 and 7).
 #
 # PRESET=cpu    the configuration of docs/RESULTS.md on 2 CPU cores (several hours in all)
+# PRESET=quick  about 50 minutes on 2 CPU cores: every stage, short (orderings, not numbers)
 # PRESET=smoke  minutes: every step runs with a handful of samples and steps (tests the plumbing)
 # PRESET=paper  (not written yet: real photos, official StyleGAN2 weights and a GPU; issue 7)
 #
@@ -21,9 +22,11 @@ OUT=${OUT:-runs/reproduce_small}
 case "$PRESET" in
   smoke) N_TRAIN=120 N_TEST=24 HQ_STEPS=20 PRIOR_MIN=1 PROXY_STEPS=10 ARN_STEPS=6
          GRN_STEPS=4 MUTUAL_STEPS=4 ID_LIMIT=8 PRIOR_ARGS="--eval-images 0" ;;
+  quick) N_TRAIN=3000 N_TEST=200 HQ_STEPS=1500 PRIOR_MIN=8 PROXY_STEPS=500 ARN_STEPS=300
+         GRN_STEPS=100 MUTUAL_STEPS=60 ID_LIMIT=50 PRIOR_ARGS= ;;
   cpu)   N_TRAIN=10000 N_TEST=500 HQ_STEPS=7800 PRIOR_MIN=45 PROXY_STEPS=1250 ARN_STEPS=800
          GRN_STEPS=300 MUTUAL_STEPS=200 ID_LIMIT=100 PRIOR_ARGS= ;;
-  *) echo "PRESET must be smoke or cpu (paper scale is not written yet)" >&2; exit 2 ;;
+  *) echo "PRESET must be smoke, quick or cpu (paper scale is not written yet)" >&2; exit 2 ;;
 esac
 HERE=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$OUT"
