@@ -11,6 +11,10 @@ from rich.table import Table
 
 from l2r_cli.console import console, info
 
+_report_option = click.option(
+    "--report", "report_dir", metavar="DIR", help="Also write DIR/report.md with plots (PNG)."
+)
+
 
 def _report(out_dir, title, table, series, xlabel, bars=None) -> None:
     """Write DIR/report.md with the command line, a table and plots, and say so."""
@@ -191,12 +195,7 @@ def _diagnose_table(predictors, data, split, batch_size, device) -> list[dict]:
 )
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
 @click.option("--json", "json_out", metavar="FILE", help="Also write the results as JSON.")
-@click.option(
-    "--report",
-    "report_dir",
-    metavar="DIR",
-    help="Also write DIR/report.md with plots (PNG).",
-)
+@_report_option
 @click.pass_obj
 def texture(g, paths, data, ckpts, split, size, batch_size, json_out, report_dir) -> None:
     """Texture SSIM on the face region, re-render vs. ground truth (paper sec. 5).
@@ -260,12 +259,7 @@ def texture(g, paths, data, ckpts, split, size, batch_size, json_out, report_dir
 @click.option("--limit", default=0, type=click.IntRange(min=0), help="First N faces (0: all).")
 @click.option("--batch-size", default=16, show_default=True, type=click.IntRange(min=1))
 @click.option("--json", "json_out", metavar="FILE", help="Also write the results as JSON.")
-@click.option(
-    "--report",
-    "report_dir",
-    metavar="DIR",
-    help="Also write DIR/report.md with plots (PNG).",
-)
+@_report_option
 @click.pass_obj
 def identity(
     g, paths, data, ckpts, split, input_field, embedder, limit, batch_size, json_out, report_dir

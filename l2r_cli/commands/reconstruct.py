@@ -54,6 +54,14 @@ def result_dirs(photos: list[Path], out_dir: Path) -> dict[Path, Path]:
     return out
 
 
+def _texture_option(help_text: str):
+    """--texture albedo|photo, shared by reconstruct and render-views."""
+    return click.option(
+        "--texture", type=click.Choice(["albedo", "photo"]), default="albedo",
+        show_default=True, help=help_text,
+    )  # fmt: skip
+
+
 def _formats(value: str) -> tuple[str, ...]:
     from l2r_cli.render.export import MESH_FORMATS
 
@@ -97,13 +105,7 @@ def _formats(value: str) -> tuple[str, ...]:
     is_flag=True,
     help="Take each image as an already-cropped face (no detection or alignment).",
 )
-@click.option(
-    "--texture",
-    type=click.Choice(["albedo", "photo"]),
-    default="albedo",
-    show_default=True,
-    help="Mesh texture: the model's albedo, or the photo projected onto the surface.",
-)
+@_texture_option("Mesh texture: the model's albedo, or the photo projected onto the surface.")
 @click.option(
     "--min-score",
     default=0.3,
@@ -221,13 +223,9 @@ def _note(shaped: list[bool | None]) -> str:
     "Default: the predicted light.",
 )
 @click.option("--size", default=256, show_default=True, type=click.IntRange(32, 1024))
-@click.option(
-    "--texture",
-    type=click.Choice(["albedo", "photo"]),
-    default="albedo",
-    show_default=True,
-    help="The model's albedo under the light, or the photo texture (reconstruct --texture "
-    "photo), relit by the ratio of new to predicted shading.",
+@_texture_option(
+    "The model's albedo under the light, or the photo texture (reconstruct --texture photo), "
+    "relit by the ratio of new to predicted shading."
 )
 @click.option(
     "--grid",
