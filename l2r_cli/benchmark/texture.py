@@ -116,13 +116,14 @@ def evaluate_texture(
     batch_size: int = 32,
     device: torch.device | str = "cpu",
     size: int = 0,
+    input_field: str = "lq",
 ) -> list[TextureResult]:
     """Masked SSIM of a 'proxy' checkpoint (one result) or an 'arn', 'grn' or 'mutual'
     checkpoint (two: its proxy alone, then the whole model) against ``data``'s ``split`` GT
-    images at ``size`` (0 = the dataset's image size). Input: the first degraded variant ``lq``,
-    upsampled to the proxy's size (for 'grn'/'mutual' to the output size, see
-    ``RefinedModel.predict``). Mask: the proxy's render mask intersected with the model's
-    (both rows use the same mask)."""
+    images at ``size`` (0 = the dataset's image size). Input (``input_field``): the first
+    degraded variant ``lq``, or the original ``image`` (the paper's 'origin' rows), resized to
+    the proxy's size (for 'grn'/'mutual' to the output size, see ``RefinedModel.predict``).
+    Mask: the proxy's render mask intersected with the model's (both rows use the same mask)."""
     from l2r_cli.stages.arn import load_arn, load_frozen_proxy, output_renderer, render_restored
 
     ck = load_checkpoint(ckpt, expect_kind=("proxy", "arn", "grn", "mutual"))
@@ -144,6 +145,8 @@ def evaluate_texture(
     info = open_dataset(data)
     if split not in info.splits or info.splits[split].n == 0:
         raise L2RError(f"{data}: split '{split}' is missing or empty")
+    if input_field not in ("lq", "image"):
+        raise L2RError(f"input must be 'lq' or 'image', got {input_field!r}")
     if "lq" not in info.splits[split].fields:
         raise L2RError(f"{data}: dataset has no degraded 'lq' images (make one with `l2r degrade`)")
     e = size or info.image_size
@@ -155,8 +158,9 @@ def evaluate_texture(
     scores: list[list[Tensor]] = [[] for _ in names]
     for batch in loader:
         gt = batch["image"].to(device)  # (B, 3, E, E) in [0, 1]
-        lq0 = batch["lq"][:, 0].to(device)  # first variant, as `benchmark bfm --input lq`
-        lq = F.interpolate(lq0, size=(s, s), mode="bilinear", align_corners=False) * 2 - 1
+        # the first degraded variant (as `benchmark bfm --input lq`) or the GT image itself
+        lq0 = batch["lq"][:, 0].to(device) if input_field == "lq" else gt
+        lq = _resize(lq0, s) * 2 - 1
         f = proxy.factors(lq)
         r = proxy.render(f, flip=False)
         renders = [_resize(r.recon_image, e)]
@@ -167,7 +171,7 @@ def evaluate_texture(
             mask = mask * _resize(ra.recon_mask, e, "nearest")
         if refined is not None:
             o = refined.out_size
-            lq_o = F.interpolate(lq0, size=(o, o), mode="bilinear", align_corners=False) * 2 - 1
+            lq_o = _resize(lq0, o) * 2 - 1
             out = refined.predict(lq_o)
             renders.append(_resize(out["recon_image"], e))
             mask = mask * _resize(out["mask"][:, None], e, "nearest")

@@ -193,14 +193,25 @@ def _diagnose_table(predictors, data, split, batch_size, device) -> list[dict]:
     metavar="S",
     help="Evaluation resolution (0 = the dataset's GT size; paper: 256).",
 )
+@click.option(
+    "--input",
+    "input_field",
+    type=click.Choice(["lq", "image"]),
+    default="lq",
+    show_default=True,
+    help="Reconstruct from the degraded (first variant) or the original images ('origin').",
+)
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
 @click.option("--json", "json_out", metavar="FILE", help="Also write the results as JSON.")
 @_report_option
 @click.pass_obj
-def texture(g, paths, data, ckpts, split, size, batch_size, json_out, report_dir) -> None:
+def texture(
+    g, paths, data, ckpts, split, size, input_field, batch_size, json_out, report_dir
+) -> None:
     """Texture SSIM on the face region, re-render vs. ground truth (paper sec. 5).
 
-    The first degraded variant 'lq' goes in; the proxy's render (and, for an 'arn', 'grn' or
+    The first degraded variant 'lq' (or with --input image the original) goes in; the proxy's
+    render (and, for an 'arn', 'grn' or
     'mutual' checkpoint, the re-render of the restored albedo on its geometry) is compared with
     the GT image by 11x11 Gaussian SSIM averaged over the rendered face mask.
 
@@ -216,16 +227,22 @@ def texture(g, paths, data, ckpts, split, size, batch_size, json_out, report_dir
     if not ckpts:
         raise L2RError("give at least one checkpoint (as an argument or with --ckpt)")
     device = resolve_device(g.device)
-    results = [r for c in ckpts for r in evaluate_texture(c, data, split, batch_size, device, size)]
+    results = [
+        r
+        for c in ckpts
+        for r in evaluate_texture(c, data, split, batch_size, device, size, input_field)
+    ]
     rows = [r.summary() for r in results]
-    t = Table(title=f"Texture SSIM on {data} [{split}, input=lq]")
+    t = Table(title=f"Texture SSIM on {data} [{split}, input={input_field}]")
     for col in ("model", "n", "SSIM ↑"):
         t.add_column(col)
     for r in rows:
         t.add_row(str(r["name"]), str(r["n"]), f"{r['ssim_mean']:.4f} ± {r['ssim_std']:.4f}")
     console.print(t)
     if json_out:
-        payload = {"data": str(data), "split": split, "size": size, "results": rows}
+        payload = {
+            "data": str(data), "split": split, "input": input_field, "size": size, "results": rows
+        }  # fmt: skip
         _write_json(json_out, payload)
     if report_dir:
         table = ["| model | n | SSIM ↑ |", "| --- | --- | --- |"]

@@ -95,7 +95,16 @@ def test_benchmark_texture_on_smoke_checkpoints(l2r, tmp_path, tex_inputs):
     assert all(-1 < x["ssim_mean"] < 1 for x in res)
     r = l2r("benchmark", "texture", "--data", inp["data"], inp["proxy"], "--json", out)
     assert r.code == 0, r.err
-    assert len(json.loads(out.read_text())["results"]) == 1
+    from_lq = json.loads(out.read_text())["results"]
+    assert len(from_lq) == 1
+    r = l2r("benchmark", "texture", "--data", inp["data"], inp["proxy"], "--input", "image",
+            "--json", out)  # fmt: skip
+    assert r.code == 0, r.err
+    assert "input=image" in r.out
+    from_gt = json.loads(out.read_text())
+    assert from_gt["input"] == "image"
+    # the original images give the proxy other inputs, hence other renders and scores
+    assert from_gt["results"][0]["ssim_mean"] != from_lq[0]["ssim_mean"]
     r = l2r("benchmark", "texture", "--data", inp["data"])
     assert r.code == 2 and "at least one checkpoint" in r.err
     r = l2r("benchmark", "texture", "--data", inp["data"], "--ckpt", inp["prior"])
