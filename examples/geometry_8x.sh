@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# Issue 5's geometry table at 8x degradation (docs/RESULTS.md, "Geometry at 8x"). On top of
+# Issue 5's geometry table at 8x degradation (docs/MEASUREMENTS.md, "Geometry at 8x"). On top of
 # examples/texture_8x.sh's data, prior and lq-trained proxy (run that first, same OUT): as in
 # the paper, the pipeline stands on a proxy pretrained on original-quality images (PROXY, e.g.
-# a 45-minute `train-proxy` run on the l2r synth training set, docs/RESULTS.md T6); the ARN is
+# a 45-minute `train-proxy` run on the l2r synth training set, docs/MEASUREMENTS.md T6); the ARN is
 # trained on it with the frozen prior, then the GRN with the ARN frozen, then mutual learning
 # with the cross-view adversarial loss, plus the Table 2 ablations (rows 7-9). Every stage is
 # scored by `l2r benchmark bfm --compare` on the degraded test inputs, next to the proxy trained
 # on the degraded inputs themselves (OUT/proxy_lq) and PROXY alone.
 #
-# CPU budget as run for RESULTS.md (2 cores): the ARN on two threads, then two jobs at a time
+# CPU budget as run for docs/MEASUREMENTS.md (2 cores): the ARN on two threads, then two jobs at a time
 # on one thread each. Steps are variables; on a GPU drop the caps and use the paper's 30 ARN,
 # 30 GRN and 20 mutual epochs.
 #   OUT=/work/i4 RUNS=/work/i5 PROXY=/work/runs/T6 PRIOR=/work/i4/prior_s2.pt \

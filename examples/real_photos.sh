@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# docs/RESULTS.md "Real photos": l2r reconstruct on real photos the bundled model never saw.
+# docs/MEASUREMENTS.md "Real photos": l2r reconstruct on real photos the bundled model never saw.
 # The photos come from two packages' source archives on PyPI (test images of face_recognition
 # 1.3.0 and insightface 2.1, including a 112 px aligned face and a group photo) plus
 # scikit-image's astronaut; they are not part of l2r. Needs network access to PyPI once.

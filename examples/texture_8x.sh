@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
-# Issue 4's texture table at 8x degradation (docs/RESULTS.md, "Texture SSIM at 8x"): l2r synth
+# Issue 4's texture table at 8x degradation (docs/MEASUREMENTS.md, "Texture SSIM at 8x"): l2r synth
 # faces, 64 px ground truth from 8 px inputs; a StyleGAN2 prior trained by `l2r train-prior` on
 # the training split's GT images; the proxy on the degraded inputs; the ARN with the frozen
 # prior and the no-prior ablation (same architecture, generator trained from scratch);
 # `l2r benchmark texture` on the test split.
 #
-# CPU budget as run for RESULTS.md (2 cores, one job per core): prior 45 min, proxy 1,250
+# CPU budget as run for docs/MEASUREMENTS.md (2 cores, one job per core): prior 45 min, proxy 1,250
 # steps, each ARN 1,200 steps. Steps and times are variables; a GPU takes the same commands.
 #   DATA=/work/data OUT=/work/i4 bash examples/texture_8x.sh
 set -euo pipefail
-DATA=${DATA:-data}                  # holds train/ and test/ from `l2r synth` (docs/RESULTS.md)
+DATA=${DATA:-data}                  # holds train/ and test/ from `l2r synth` (docs/MEASUREMENTS.md)
 OUT=${OUT:-runs/texture_8x}
 PRIOR_MIN=${PRIOR_MIN:-45}          # wall-clock minutes of prior training (SIGINT, then export)
 PROXY_STEPS=${PROXY_STEPS:-1250}

@@ -3,7 +3,7 @@
 # briefly on CPU, and benchmark its geometry against a constant-depth baseline. About 6 minutes
 # on 2 CPU cores. Output: demo_out/train_demo (OUT=...). Run from the repository root.
 # 600 steps (about 4 min of training) already beat the constant baseline on MAD (26 vs 36 deg.);
-# the 45-minute numbers are in docs/RESULTS.md.
+# the 45-minute numbers are in docs/MEASUREMENTS.md.
 set -euo pipefail
 OUT=${OUT:-demo_out/train_demo}
 STEPS=${STEPS:-600}

@@ -1,4 +1,4 @@
-"""Average the proxy weights of several checkpoints of one run (docs/RESULTS.md, T4/T3 footnote).
+"""Average the proxy weights of several checkpoints of one run (MEASUREMENTS.md, T4/T3 note).
 
     python examples/analysis/average_checkpoints.py OUT.pt CKPT [CKPT ...]
 

@@ -1,4 +1,4 @@
-"""Per-image fits along the bas-relief family (docs/RESULTS.md, "What limits SIDE").
+"""Per-image fits along the bas-relief family (docs/MEASUREMENTS.md, "What limits SIDE").
 
 Fits 16 test faces of an l2r synth dataset directly (free per-pixel depth and albedo, light,
 view; Adam), starting from the true factors transformed by LAM: relief x LAM, pitch/yaw with

@@ -1,5 +1,5 @@
 """Paired SIDE / MAD differences between geometry checkpoints on the same test images
-(docs/RESULTS.md, "Geometry at 8x"): each checkpoint minus the first (the reference), mean
+(docs/MEASUREMENTS.md, "Geometry at 8x"): each checkpoint minus the first (the reference), mean
 difference, its standard error and the share of images where the checkpoint is better (lower).
 
     python examples/analysis/bfm_paired.py DATA INPUT REF_CKPT CKPT [CKPT ...]

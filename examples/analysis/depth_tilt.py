@@ -1,5 +1,5 @@
 """Correlation of a proxy's canonical-depth tilt with the true pose on 200 synth test faces
-(docs/proxy.md, docs/RESULTS.md).   python examples/analysis/depth_tilt.py CKPT DATA
+(docs/proxy.md, docs/MEASUREMENTS.md).   python examples/analysis/depth_tilt.py CKPT DATA
 
 Fits depth = c0 + c1 x + c2 y on the central part of the canonical grid and correlates c1 with
 the true yaw and c2 with the true pitch.

@@ -1,6 +1,6 @@
 """Move a trained proxy's bas-relief gain by factors k (relief / k; pitch, yaw and lateral light
 x k), nets frozen, and print for each: the training loss (confidence-weighted NLL, as trained)
-and the plain L1 on 256 training images, and SIDE/MAD on the test split (docs/RESULTS.md, T6).
+and the plain L1 on 256 training images, and SIDE/MAD on the test split (docs/MEASUREMENTS.md, T6).
 
     python examples/analysis/gain_sweep.py CKPT TRAIN_DATA TEST_DATA 0.95,1.0,1.05,1.1,1.15,1.2
 """

@@ -1,5 +1,5 @@
 """Predicted against true lateral light direction of a proxy checkpoint on 200 synth test
-faces (docs/RESULTS.md).   python examples/analysis/light_fit.py CKPT DATA
+faces (docs/MEASUREMENTS.md).   python examples/analysis/light_fit.py CKPT DATA
 """
 
 import sys

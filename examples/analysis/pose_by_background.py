@@ -1,5 +1,5 @@
 """Predicted vs true pose of a proxy, split by how textured the image background is (thirds of
-the test set by mean high-pass magnitude outside the face mask); docs/RESULTS.md.
+the test set by mean high-pass magnitude outside the face mask); docs/MEASUREMENTS.md.
 
     python examples/analysis/pose_by_background.py CKPT DATA
 """

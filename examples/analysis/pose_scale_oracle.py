@@ -1,5 +1,5 @@
 """Re-render the TRUE canonical depth at a scaled pose and relief and score it like
-`l2r benchmark bfm` (docs/RESULTS.md, "What limits SIDE").
+`l2r benchmark bfm` (docs/MEASUREMENTS.md, "What limits SIDE").
 
     python examples/analysis/pose_scale_oracle.py DATA     # DATA: an l2r synth test set
 """

@@ -1,5 +1,5 @@
 """Separate shape error from pose error: re-render a proxy's predicted canonical depth at the
-TRUE view (and with its relief scaled) and score it like `l2r benchmark bfm` (docs/RESULTS.md).
+TRUE view (and with its relief scaled) and score it like `l2r benchmark bfm` (docs/MEASUREMENTS.md).
 
     python examples/analysis/shape_at_true_pose.py CKPT DATA
 """

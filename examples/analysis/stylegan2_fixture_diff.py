@@ -1,5 +1,5 @@
 """Largest differences between l2r's StyleGAN2 and the rosinality reference outputs stored
-beside the fixture (docs/RESULTS.md).   python examples/analysis/stylegan2_fixture_diff.py DIR
+beside the fixture (docs/MEASUREMENTS.md).   python examples/analysis/stylegan2_fixture_diff.py DIR
 (DIR holds stylegan2_rosinality_64.pt and stylegan2_rosinality_64_io.pt)
 """
 

@@ -1,5 +1,5 @@
 """Forward+backward time of a small StyleGAN2 generator and discriminator on the CPU
-(docs/RESULTS.md, "StyleGAN2 prior and ARN"): 32 px, widths 64, style_dim 64, batch 16.
+(docs/MEASUREMENTS.md, "StyleGAN2 prior and ARN"): 32 px, widths 64, style_dim 64, batch 16.
 
     OMP_NUM_THREADS=1 python examples/analysis/stylegan2_timing.py
 """

@@ -1,5 +1,5 @@
 """Paired texture-SSIM differences between 'arn' checkpoints on the same test images
-(docs/RESULTS.md, "Texture SSIM at 8x"): mean difference and its standard error. CKPT_A is
+(docs/MEASUREMENTS.md, "Texture SSIM at 8x"): mean difference and its standard error. CKPT_A is
 compared with each other checkpoint and with its own proxy alone.
 
     python examples/analysis/texture_paired.py DATA CKPT_A CKPT_B [CKPT_C ...]

@@ -144,6 +144,7 @@ class IdentityResult:
             "cos_std": float(s.std()) if s.size else math.nan,
             "per_view": {k: float(np.mean(v)) for k, v in self.per_view.items()},
             "chance_mean": float(np.mean(self.chance)) if self.chance else math.nan,
+            "chance_std": float(np.std(self.chance)) if self.chance else math.nan,
         }
 
 
