@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import imageio.v3 as iio
 import numpy as np
 import pytest
 from PIL import Image
@@ -72,6 +73,13 @@ def test_save_writes_every_file_and_meta(tmp_path, astronaut):
     for m in ("mesh.ply", "mesh.obj", "mesh.glb"):
         back = o3d.io.read_triangle_mesh(str(tmp_path / "face0" / m))
         assert len(back.triangles) > 1000
+    # normal.png shows outward normals: blue (towards the viewer) dominates the face's middle,
+    # red (rightward) is higher on the face's right side (picture right) than on its left
+    rgb = iio.imread(tmp_path / "face0" / "normal.png").astype(float)
+    s = rgb.shape[0]
+    mid = rgb[s // 2 - 4 : s // 2 + 4, s // 2 - 4 : s // 2 + 4].reshape(-1, 3).mean(0)
+    assert mid[2] > 160 and mid[2] > mid[0] and mid[2] > mid[1]
+    assert rgb[s // 2, 3 * s // 4, 0] > rgb[s // 2, s // 4, 0] + 40
     meta = json.loads((tmp_path / "face0" / "meta.json").read_text())
     assert meta["model"]["bundled"] and len(meta["model"]["sha256"]) == 64
     x0, y0, x1, y1 = meta["crop"]["box"]
