@@ -51,8 +51,9 @@ class FaceResult:
     canonical (frontal) ones are prefixed ``canon_``.
 
     depth: camera depth (the model's units; background at the far plane), mask: 1 where the face
-    surface covers the pixel, normal: unit normals pointing into the surface (camera axes x right, y down, z into
-    the picture; the outward normal in x right, y up, z towards you is ``n * (-1, 1, 1)``),
+    surface covers the pixel, normal: unit normals pointing into the surface (camera axes
+    x right, y down, z into the picture; the outward normal in x right, y up, z towards you
+    is ``n * (-1, 1, 1)``),
     albedo / shading / recon: the albedo and the Lambertian shading warped into the view and the
     shaded reconstruction, in [0, 1]. canon_points (S, S, 3): the canonical surface in camera
     space; canon_albedo (S, S, 3) in [0, 1]; view (6,): pitch, yaw, roll (radians) and
@@ -213,7 +214,8 @@ class FaceResult:
                 "maps": "depth/normal/shading/albedo_view/mask are in the view of input.png "
                 "(the aligned crop); crop.matrix maps their pixels onto the photo",
                 "depth.npy": "camera depth in model units (face ~1, background = depth_range[1])",
-                "normal.png": "outward normal (n * (-1, 1, 1) + 1) / 2: red right, green up, blue towards you",
+                "normal.png": "outward normal (n * (-1, 1, 1) + 1) / 2: red right, green up, "
+                "blue towards you",
                 "mesh": "canonical (frontal) surface; x right, y up, z towards the viewer; "
                 "origin at the centroid; 1 unit = the crop's field of view at depth 1",
             },

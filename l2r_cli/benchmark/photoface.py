@@ -154,6 +154,8 @@ class PhotofaceResult:
     under: dict[str, np.ndarray] = field(repr=False)
     pixels: np.ndarray = field(repr=False)
     skipped: tuple[tuple[str, str], ...] = ()
+    prepared: PhotofaceSet | None = field(default=None, repr=False)
+    """The faces it was scored on, to pass on as ``prepared`` for the next checkpoint."""
 
     @property
     def n(self) -> int:
@@ -509,4 +511,5 @@ def evaluate_photoface(
         under={t: np.array(v) for t, v in under.items()},
         pixels=np.array(pixels),
         skipped=tuple(skipped),
+        prepared=data,
     )

@@ -16,6 +16,39 @@ _report_option = click.option(
 )
 
 
+_compare_option = click.option(
+    "--compare",
+    is_flag=True,
+    help="Paper layout: numbered rows and each row's change against row (1).",
+)
+
+
+def _results_table(title, rows, cols, compare=False, delta=None):
+    """Print the rows as a rich table and return the same table as Markdown lines.
+
+    cols: [(header, row -> str)]; with ``compare`` a 'No.' column leads and, when ``delta`` =
+    (header, key, format) is given, a last column holds row[key] - rows[0][key]."""
+    heads = [h for h, _ in cols]
+    lines = []
+    for i, r in enumerate(rows):
+        cells = [f(r) for _, f in cols]
+        if compare:
+            cells.insert(0, f"({i + 1})")
+            if delta:
+                cells.append(format(r[delta[1]] - rows[0][delta[1]], delta[2]))
+        lines.append(cells)
+    if compare:
+        heads = ["No.", *heads] + ([delta[0]] if delta else [])
+    t = Table(title=title)
+    for h in heads:
+        t.add_column(h)
+    for cells in lines:
+        t.add_row(*cells)
+    console.print(t)
+    md = ["| " + " | ".join(heads) + " |", "|" + " --- |" * len(heads)]
+    return md + ["| " + " | ".join(cells) + " |" for cells in lines]
+
+
 def _report(out_dir, title, table, series, xlabel, bars=None) -> None:
     """Write DIR/report.md with the command line, a table and plots, and say so."""
     from l2r_cli.benchmark.report import write_simple_report
@@ -32,7 +65,7 @@ def _write_json(path: str, payload: dict) -> None:
 
 @click.group("benchmark")
 def benchmark() -> None:
-    """Evaluate checkpoints (bfm, texture, identity, 3dfaw) and measure speed (speed)."""
+    """Evaluate checkpoints (bfm, texture, identity, 3dfaw, photoface) and measure speed."""
 
 
 @benchmark.command("bfm")
@@ -202,11 +235,12 @@ def _diagnose_table(predictors, data, split, batch_size, device) -> list[dict]:
     help="Reconstruct from the degraded (first variant) or the original images ('origin').",
 )
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
+@_compare_option
 @click.option("--json", "json_out", metavar="FILE", help="Also write the results as JSON.")
 @_report_option
 @click.pass_obj
 def texture(
-    g, paths, data, ckpts, split, size, input_field, batch_size, json_out, report_dir
+    g, paths, data, ckpts, split, size, input_field, batch_size, compare, json_out, report_dir
 ) -> None:
     """Texture SSIM on the face region, re-render vs. ground truth (paper sec. 5).
 
@@ -233,23 +267,18 @@ def texture(
         for r in evaluate_texture(c, data, split, batch_size, device, size, input_field)
     ]
     rows = [r.summary() for r in results]
-    t = Table(title=f"Texture SSIM on {data} [{split}, input={input_field}]")
-    for col in ("model", "n", "SSIM ↑"):
-        t.add_column(col)
-    for r in rows:
-        t.add_row(str(r["name"]), str(r["n"]), f"{r['ssim_mean']:.4f} ± {r['ssim_std']:.4f}")
-    console.print(t)
+    title = f"Texture SSIM on {data} [{split}, input={input_field}]"
+    cols = [("model", lambda r: str(r["name"])), ("n", lambda r: str(r["n"])),
+            ("SSIM ↑", lambda r: f"{r['ssim_mean']:.4f} ± {r['ssim_std']:.4f}")]  # fmt: skip
+    table = _results_table(title, rows, cols, compare, ("ΔSSIM vs (1)", "ssim_mean", "+.4f"))
     if json_out:
         payload = {
             "data": str(data), "split": split, "input": input_field, "size": size, "results": rows
         }  # fmt: skip
         _write_json(json_out, payload)
     if report_dir:
-        table = ["| model | n | SSIM ↑ |", "| --- | --- | --- |"]
-        table += [f"| {r['name']} | {r['n']} | {r['ssim_mean']:.4f} ± {r['ssim_std']:.4f} |"
-                  for r in rows]  # fmt: skip
         series = {r.name: r.ssim for r in results}
-        _report(report_dir, t.title, table, series, "per-image face-region SSIM")
+        _report(report_dir, title, table, series, "per-image face-region SSIM")
 
 
 @benchmark.command("identity")
@@ -275,11 +304,23 @@ def texture(
 )
 @click.option("--limit", default=0, type=click.IntRange(min=0), help="First N faces (0: all).")
 @click.option("--batch-size", default=16, show_default=True, type=click.IntRange(min=1))
+@_compare_option
 @click.option("--json", "json_out", metavar="FILE", help="Also write the results as JSON.")
 @_report_option
 @click.pass_obj
 def identity(
-    g, paths, data, ckpts, split, input_field, embedder, limit, batch_size, json_out, report_dir
+    g,
+    paths,
+    data,
+    ckpts,
+    split,
+    input_field,
+    embedder,
+    limit,
+    batch_size,
+    compare,
+    json_out,
+    report_dir,
 ) -> None:
     """Cross-view identity (paper Table 7): mean cosine similarity of face embeddings of
     renders (predicted view, frontal, +-45 deg yaw and pitch) to the original image's.
@@ -303,26 +344,23 @@ def identity(
         for c in all_ckpts
     ]
     rows = [r.summary() for r in results]
-    t = Table(title=f"Cross-view identity on {data} [{split}, input={input_field}, {emb.name}]")
-    for col in ("model", "n", "cosine ↑", "worst view", "chance"):
-        t.add_column(col)
-    for r in rows:
-        worst = min(r["per_view"], key=r["per_view"].get)
-        t.add_row(
-            str(r["name"]), str(r["n"]), f"{r['cos_mean']:.4f} ± {r['cos_std']:.4f}",
-            f"{worst} {r['per_view'][worst]:.4f}", f"{r['chance_mean']:.4f}",
-        )  # fmt: skip
-    console.print(t)
+    title = f"Cross-view identity on {data} [{split}, input={input_field}, {emb.name}]"
+
+    def worst(r: dict) -> str:
+        view = min(r["per_view"], key=r["per_view"].get)
+        return f"{view} {r['per_view'][view]:.4f}"
+
+    cols = [("model", lambda r: str(r["name"])), ("n", lambda r: str(r["n"])),
+            ("cosine ↑", lambda r: f"{r['cos_mean']:.4f} ± {r['cos_std']:.4f}"),
+            ("worst view", worst), ("chance", lambda r: f"{r['chance_mean']:.4f}")]  # fmt: skip
+    table = _results_table(title, rows, cols, compare, ("Δcosine vs (1)", "cos_mean", "+.4f"))
     if json_out:
         payload = {"data": str(data), "split": split, "input": input_field, "results": rows}
         _write_json(json_out, payload)
     if report_dir:
-        table = ["| model | n | cosine ↑ | chance |", "| --- | --- | --- | --- |"]
-        table += [f"| {r['name']} | {r['n']} | {r['cos_mean']:.4f} ± {r['cos_std']:.4f} "
-                  f"| {r['chance_mean']:.4f} |" for r in rows]  # fmt: skip
         series = {r.name: r.scores for r in results}
         bars = {r["name"]: {**r["per_view"], "chance": r["chance_mean"]} for r in rows}
-        _report(report_dir, t.title, table, series, "per-face mean cosine", bars)
+        _report(report_dir, title, table, series, "per-face mean cosine", bars)
 
 
 @benchmark.command("3dfaw")
@@ -330,9 +368,11 @@ def identity(
 @click.argument("paths", nargs=-1, metavar="[CKPT]...")
 @click.option("--split", type=click.Choice(["test", "valid"]), default="test", show_default=True)
 @click.option("--batch-size", default=16, show_default=True, type=click.IntRange(min=1))
+@_compare_option
 @click.option("--json", "json_out", metavar="FILE", help="Also write the results as JSON.")
+@_report_option
 @click.pass_obj
-def threedfaw(g, root, paths, split, batch_size, json_out) -> None:
+def threedfaw(g, root, paths, split, batch_size, compare, json_out, report_dir) -> None:
     """3DFAW keypoint depth correlation (paper Table 5): sum over 66 keypoints of |Pearson r|
     between predicted and ground-truth depth across the test faces (max 66).
 
@@ -341,22 +381,84 @@ def threedfaw(g, root, paths, split, batch_size, json_out) -> None:
 
     \b
     Example:
-      l2r benchmark 3dfaw ~/data/3dfaw runs/proxy runs/mutual --json faw.json
+      l2r benchmark 3dfaw ~/data/3dfaw runs/proxy runs/mutual --compare --json faw.json
     """
     from l2r_cli.benchmark.threedfaw import evaluate_3dfaw
     from l2r_cli.device import resolve_device
 
     device = resolve_device(g.device)
-    rows = [evaluate_3dfaw(c, root, split, device, batch_size).summary() for c in paths or [None]]
-    t = Table(title=f"3DFAW keypoint depth correlation on {root} [{split}]")
-    for col in ("model", "n", "depth corr. ↑ (max 66)", "mean |r|"):
-        t.add_column(col)
-    for r in rows:
-        t.add_row(str(r["name"]), str(r["n"]), f"{r['depth_corr']:.2f}", f"{r['mean_abs_r']:.3f}")
-    console.print(t)
+    results = [evaluate_3dfaw(c, root, split, device, batch_size) for c in paths or [None]]
+    rows = [r.summary() for r in results]
+    title = f"3DFAW keypoint depth correlation on {root} [{split}]"
+    cols = [("model", lambda r: str(r["name"])), ("n", lambda r: str(r["n"])),
+            ("depth corr. ↑ (max 66)", lambda r: f"{r['depth_corr']:.2f}"),
+            ("mean |r|", lambda r: f"{r['mean_abs_r']:.3f}")]  # fmt: skip
+    table = _results_table(title, rows, cols, compare, ("Δcorr. vs (1)", "depth_corr", "+.2f"))
     if json_out:
-        payload = {"root": str(root), "split": split, "results": rows}
+        _write_json(json_out, {"root": str(root), "split": split, "results": rows})
+    if report_dir:
+        series = {r.name: r.r for r in results}
+        _report(report_dir, title, table, series, "per-keypoint |r| (66 keypoints)")
+
+
+@benchmark.command("photoface")
+@click.argument("root", type=click.Path(path_type=Path), metavar="ROOT")
+@click.argument("paths", nargs=-1, metavar="[CKPT]...")
+@click.option(
+    "--list",
+    "list_file",
+    type=click.Path(path_type=Path),
+    metavar="FILE",
+    help="Session folders to score, relative to ROOT, one a line (a test split).",
+)
+@click.option(
+    "--image",
+    type=click.Choice(["mean", "im0", "im1", "im2", "im3"]),
+    default="mean",
+    show_default=True,
+    help="Model input: the mean of the four images, or one of them.",
+)
+@click.option("--batch-size", default=16, show_default=True, type=click.IntRange(min=1))
+@_compare_option
+@click.option("--json", "json_out", metavar="FILE", help="Also write the results as JSON.")
+@_report_option
+@click.pass_obj
+def photoface(g, root, paths, list_file, image, batch_size, compare, json_out, report_dir) -> None:
+    """Photoface facial normals (paper Table 6): MAD and % of face pixels within 20/25/30 deg
+    of the normals photometric stereo gives from each session's four images.
+
+    ROOT is the release's PhotofaceDB folder (SUBJECT/SESSION/im0..im3.bmp + LightSource.m);
+    the protocol's choices (input, crop, mask, light convention) are in docs/benchmarks.md.
+    Without CKPT: the bundled weights.
+
+    \b
+    Example:
+      l2r benchmark photoface ~/data/PhotofaceDB runs/mutual --list test_sessions.txt
+    """
+    from l2r_cli.benchmark.photoface import evaluate_photoface
+    from l2r_cli.device import resolve_device
+
+    device = resolve_device(g.device)
+    results, prepared = [], None
+    for c in paths or [None]:
+        res = evaluate_photoface(c, root, device, batch_size, list_file, image, None, prepared)
+        prepared = res.prepared
+        results.append(res)
+    rows = [r.summary() for r in results]
+    title = f"Photoface normals on {root} [input={image}]"
+    cols = [("model", lambda r: str(r["name"])), ("n", lambda r: str(r["n"])),
+            ("skipped", lambda r: str(r["n_skipped"])),
+            ("MAD (deg.) ↓", lambda r: f"{r['mad_mean']:.2f} ± {r['mad_std']:.2f}"),
+            *((f"< {t}° ↑", lambda r, t=t: f"{r[f'pct_under_{t}']:.1f}%")
+              for t in (20, 25, 30))]  # fmt: skip
+    table = _results_table(title, rows, cols, compare, ("ΔMAD vs (1)", "mad_mean", "+.2f"))
+    if json_out:
+        payload = {"root": str(root), "list": str(list_file) if list_file else None,
+                   "image": image, "results": rows}  # fmt: skip
         _write_json(json_out, payload)
+    if report_dir:
+        series = {r.name: r.mad for r in results}
+        _report(report_dir, title, table, series, "per-face MAD (deg.)")
 
 
 def _parse_workers(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:

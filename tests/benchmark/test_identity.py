@@ -81,6 +81,10 @@ def test_cli_identity_and_errors(l2r, inputs, tmp_path):
     report = (tmp_path / "rep" / "report.md").read_text()
     assert "| 4 | 1.0000 ± 0.0000 |" in report
     assert (tmp_path / "rep" / "hist.png").is_file() and (tmp_path / "rep" / "bars.png").is_file()
+    r = l2r("benchmark", "identity", "--data", inputs["data"], inputs["proxy"], inputs["proxy"],
+            "--embedder", inputs["tmp"] / "const.pt2", "--compare")  # fmt: skip
+    assert r.code == 0, r.err
+    assert "(2)" in r.out and "+0.0000" in r.out
     r = l2r("benchmark", "identity", "--data", inputs["data"], inputs["proxy"],
             "--embedder", tmp_path / "none.pt")  # fmt: skip
     assert r.code == 2 and "no such file" in r.err

@@ -4,6 +4,7 @@ loader's errors, and the evaluation on a small made-up set in the release's layo
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 
 import numpy as np
@@ -309,3 +310,22 @@ def test_no_face_is_skipped_and_nothing_scored_is_an_error(tmp_path):
     assert prep.faces == () and prep.skipped == (("1/s", "no face found"),)
     with pytest.raises(L2RError, match="no session could be scored .1 skipped, e.g. 1/s: no face"):
         evaluate_photoface(None, tmp_path, prepared=prep)
+
+
+def test_cli_table_json_report_and_errors(l2r, tmp_path, faces):
+    root, _ = faces
+    out = tmp_path / "pf.json"
+    (tmp_path / "split.txt").write_text("# one session\n1002/2008-03-01_07-57-06\n")
+    r = l2r("benchmark", "photoface", root, "--list", tmp_path / "split.txt", "--compare",
+            "--json", out, "--report", tmp_path / "rep")  # fmt: skip
+    assert r.code == 0, r.err
+    row = json.loads(out.read_text())["results"][0]
+    assert row["name"] == "bundled" and row["n"] == 1
+    direct = evaluate_photoface(None, root, list_file=tmp_path / "split.txt").summary()
+    assert row["mad_mean"] == pytest.approx(direct["mad_mean"])
+    assert "(1)" in r.out and "MAD" in r.out
+    report = (tmp_path / "rep" / "report.md").read_text()
+    assert f"{row['mad_mean']:.2f} ± {row['mad_std']:.2f}" in report
+    assert (tmp_path / "rep" / "hist.png").is_file()
+    r = l2r("benchmark", "photoface", tmp_path / "nowhere")
+    assert r.code == 2 and len(r.err.strip().splitlines()) == 1 and "nowhere" in r.err

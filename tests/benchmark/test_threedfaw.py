@@ -12,6 +12,7 @@ from skimage import data
 from l2r_cli.benchmark.threedfaw import evaluate_3dfaw, load_3dfaw
 from l2r_cli.errors import L2RError
 from l2r_cli.faces import FaceDetector
+from l2r_cli.weights import DEFAULT_WEIGHTS
 
 #: 68-point indices of the 66-point scheme (no inner mouth corners 60 and 64).
 KEEP = [i for i in range(68) if i not in (60, 64)]
@@ -74,5 +75,12 @@ def test_evaluate_and_cli(l2r, faw, tmp_path):
     r = l2r("benchmark", "3dfaw", faw, "--json", out)
     assert r.code == 0, r.err
     assert json.loads(out.read_text())["results"][0]["n"] == 5
+    # --compare: numbered rows and the change against row (1), here the same model twice
+    w = str(DEFAULT_WEIGHTS)
+    r = l2r("benchmark", "3dfaw", faw, w, w, "--compare", "--report", tmp_path / "rep")
+    assert r.code == 0, r.err
+    assert "(2)" in r.out and "+0.00" in r.out
+    report = (tmp_path / "rep" / "report.md").read_text()
+    assert f"| (1) | {w} | 5 | {res.summary()['depth_corr']:.2f} |" in report
     r = l2r("benchmark", "3dfaw", tmp_path)
     assert r.code == 2 and "list_valid_test.txt" in r.err
