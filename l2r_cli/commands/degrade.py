@@ -136,6 +136,15 @@ def _default_workers() -> int:
     "file's box from FILE (CelebA: 'fname [split] x0 y0 w h').",
 )
 @click.option(
+    "--crop-scale",
+    type=float,
+    default=1.0,
+    show_default=True,
+    metavar="F",
+    help="With --crop center: the square's side as a fraction of the shorter side "
+    "(Unsup3D's BFM test set: 170/256 = 0.6640625).",
+)
+@click.option(
     "--layout",
     type=click.Choice(["auto", "folder", "synface"]),
     default="auto",

@@ -119,6 +119,8 @@ class DegradeRunConfig:
     """Random seed of the degradations and the split draw."""
     crop: str = "center"
     """``center``, ``none`` or ``bbox`` (needs ``bbox_file``)."""
+    crop_scale: float = 1.0
+    """``center``: the square's side as a fraction of the shorter side (0 < f <= 1)."""
     bbox_file: str | None = None
     """Box list for ``crop='bbox'``: lines ``fname [split] x0 y0 w h`` (CelebA)."""
     layout: str = "auto"
@@ -144,6 +146,7 @@ class DegradeRunConfig:
             gt_size=self.gt_size,
             min_size=self.lq_size,
             crop=self.crop,
+            crop_scale=self.crop_scale,
             background=tuple(self.background),
             gt_filter=self.gt_filter,
         )
@@ -213,6 +216,10 @@ def check_config(cfg: DegradeRunConfig) -> None:
             raise L2RError(f"box list not found: {cfg.bbox_file}")
     elif cfg.bbox_file:
         raise L2RError("a box list is only used with --crop bbox FILE")
+    if not 0 < cfg.crop_scale <= 1:
+        raise L2RError(f"--crop-scale must be in (0, 1], got {cfg.crop_scale}")
+    if cfg.crop_scale != 1 and cfg.crop != "center":
+        raise L2RError("--crop-scale is only used with --crop center")
     if cfg.layout not in ("auto", "folder", "synface"):
         raise L2RError(f"--layout must be auto, folder or synface, got {cfg.layout!r}")
     if cfg.layout == "synface" and not is_synface(src):
@@ -880,6 +887,7 @@ def _dataset_source(
         "split": list(cfg.split),
         "seed": cfg.seed,
         "crop": cfg.crop,
+        "crop_scale": cfg.crop_scale,
         "bbox_file": cfg.bbox_file,
         "layout": layout,
         "background": list(cfg.background),

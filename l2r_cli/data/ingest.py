@@ -104,6 +104,9 @@ class IngestConfig:
     S are upscaled (counted as ``upscaled`` in the manifest)."""
     crop: str = "center"
     """One of CROP_MODES."""
+    crop_scale: float = 1.0
+    """``center`` only: the square's side as a fraction of the shorter side (Unsup3D's BFM
+    test images: 170 of 256)."""
     background: tuple[int, int, int] = (255, 255, 255)
     """RGB that transparent pixels are composited over."""
     gt_filter: str = "lanczos"
@@ -395,15 +398,20 @@ def _orientation(im: Image.Image) -> int:
 
 
 def crop_region(
-    width: int, height: int, crop: str, box: tuple[float, float, float, float] | None
+    width: int,
+    height: int,
+    crop: str,
+    box: tuple[float, float, float, float] | None,
+    scale: float = 1.0,
 ) -> tuple[float, float, float, float]:
     """The region (x0, y0, x1, y1) of a width x height (displayed) image that becomes the GT.
 
-    ``center``: the largest centred square. ``none``: the whole image. ``bbox``: a square of
-    side max(w, h) centred on the box (the face is not stretched); it may leave the image.
+    ``center``: the centred square of side ``scale`` x the shorter side. ``none``: the whole
+    image. ``bbox``: a square of side max(w, h) centred on the box (the face is not
+    stretched); it may leave the image.
     """
     if crop == "center":
-        side = min(width, height)
+        side = min(width, height) * scale
         x0, y0 = (width - side) / 2, (height - side) / 2
         return (x0, y0, x0 + side, y0 + side)
     if crop == "none":
@@ -523,7 +531,7 @@ def _geometry(
     """(displayed width, height, crop region, its shorter side); raises SkipImage when the
     image or its crop is under the degraded size or the box misses the image."""
     dw, dh = (h, w) if orient in (5, 6, 7, 8) else (w, h)
-    region = crop_region(dw, dh, cfg.crop, box)
+    region = crop_region(dw, dh, cfg.crop, box, cfg.crop_scale)
     side = min(region[2] - region[0], region[3] - region[1])
     if side < cfg.min_size or min(dw, dh) < cfg.min_size:
         raise SkipImage(

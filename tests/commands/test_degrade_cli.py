@@ -66,6 +66,27 @@ def test_user_errors_are_one_line(l2r, tmp_path):
         "box list not found",
     )
     _one_line_error(l2r("degrade", photos, tmp_path / "o", "--background", "1,2"), "--background")
+    _one_line_error(l2r("degrade", photos, tmp_path / "o", "--crop-scale", "1.5"), "(0, 1]")
+    _one_line_error(
+        l2r("degrade", photos, tmp_path / "o", "--crop", "none", "--crop-scale", "0.5"),
+        "only used with --crop center",
+    )
+
+
+def test_crop_scale_takes_the_central_part(l2r, tmp_path):
+    # a 64 px picture whose central 32 px are green, the rest red: at --crop-scale 0.5 the
+    # ground truth is all green
+    a = np.zeros((64, 64, 3), np.uint8)
+    a[...] = (255, 0, 0)
+    a[16:48, 16:48] = (0, 255, 0)
+    (tmp_path / "src").mkdir()
+    Image.fromarray(a).save(tmp_path / "src" / "x.png")
+    r = l2r("degrade", tmp_path / "src", tmp_path / "o", "--gt-size", "16", "--lq-size", "8",
+            "--variants", "1", "--split", "1,0,0", "--workers", "0",
+            "--crop-scale", "0.5")  # fmt: skip
+    assert r.code == 0, r.err
+    gt = L2RDataset(tmp_path / "o", "train", fields=("image",), image_size=16)[0]["image"]
+    assert gt[1].min() > 0.8 and gt[0].max() < 0.15  # (without the scale: a red border)
 
 
 @pytest.mark.parametrize("form", ["two words", "colon"])

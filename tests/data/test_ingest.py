@@ -226,6 +226,8 @@ def test_pixel_limit(hostile):
 
 def test_crop_modes_and_border_replication(tmp_path):
     assert crop_region(80, 64, "center", None) == (8, 0, 72, 64)
+    # Unsup3D's BFM test crop: the central 170 of 256 pixels
+    assert crop_region(256, 256, "center", None, 170 / 256) == (43, 43, 213, 213)
     assert crop_region(80, 64, "none", None) == (0, 0, 80, 64)
     assert crop_region(80, 64, "bbox", (10, 10, 20, 40)) == (0, 10, 40, 50)
     a = np.zeros((40, 40, 3), np.uint8)
