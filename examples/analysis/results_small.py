@@ -117,6 +117,21 @@ CLAIM_HEAD = "| paper's claim | metric | margin (paper's direction +) | SE units
 CLAIM_HEAD += "| --- | --- | --- | --- | --- |"
 
 
+SYNTH_DATA = (
+    "Everything is regenerated from nothing: `l2r synth` faces (stand-ins for CelebA/FFHQ and "
+    "for Unsup3D's BFM test set, with exact depth), `l2r degrade` to 64 px ground truth and "
+    "8 px inputs (the paper: 256 and 32, the same 8x factor), a StyleGAN2 prior trained here by "
+    "`l2r train-prior` (no official weights offline), then every stage and ablation. All "
+    "numbers are on the synthetic test split and are **not** comparable with the paper's "
+    "values, which are shown for the ordering only."
+)
+PAPER_DATA = (
+    "The paper's configuration: the proxy on the given CelebA images, 256 px ground truth and "
+    "32 px degraded inputs from the given CelebAMask-HQ/FFHQ images, the given StyleGAN2 "
+    "weights, Unsup3D's BFM test set (central 170 of 256 px), 3DFAW and Photoface when given."
+)
+
+
 def header(out: Path, preset: str) -> str:
     repo = Path(__file__).resolve().parents[2]
     try:
@@ -148,13 +163,9 @@ def header(out: Path, preset: str) -> str:
         f"Made by `PRESET={preset} bash examples/reproduce_small.sh` at commit `{commit}`"
         f"{' (with uncommitted changes)' if dirty else ''}, on {cpus} CPU cores"
         f"{' and a CUDA GPU' if cuda else ', no GPU'} ({platform.processor() or platform.machine()}"
-        f", torch {torch_v}). Everything is regenerated from nothing: `l2r synth` faces "
-        "(stand-ins for CelebA/FFHQ and for Unsup3D's BFM test set, with exact depth), "
-        "`l2r degrade` to 64 px ground truth and 8 px inputs (the paper: 256 and 32, the same 8x "
-        "factor), a StyleGAN2 prior trained here by `l2r train-prior` (no official weights "
-        "offline), then every stage and ablation. All numbers are on the synthetic test split "
-        "and are **not** comparable with the paper's values, which are shown for the ordering "
-        "only. Run names below are folders of the script's OUT; the full command list is "
+        f", torch {torch_v}). "
+        + (PAPER_DATA if preset == "paper" else SYNTH_DATA)
+        + " Run names below are folders of the script's OUT; the full command list is "
         "OUT/commands.log. What was measured while building l2r is in "
         "[MEASUREMENTS.md](MEASUREMENTS.md).\n\n"
         "Compute (UTC wall clock of each part):\n\n```\n" + timing + "\n```\n"
@@ -383,12 +394,40 @@ def main() -> None:
             )
         )
     print()
-    print("## Tables 5 and 6 (3DFAW, Photoface)\n")
-    print(
-        "Not in this script's synthetic run: both need the real datasets, which are distributed "
-        "on request. With them: `l2r benchmark 3dfaw ROOT CKPT...` and "
-        "`l2r benchmark photoface ROOT CKPT...` (docs/benchmarks.md).\n"
-    )
+    faw, pf = b / "3dfaw.json", b / "photoface.json"
+    if faw.is_file():
+        print("## Table 5 layout: 3DFAW keypoint depth correlation (max 66)\n")
+        print("| No. | method | run | n | depth corr. ↑ | paper |")
+        print("| --- | --- | --- | --- | --- | --- |")
+        paper5 = {"l2r/mutual": "57.96 (Ours)", "proxy_hq": "49.28 (Unsup3D)"}
+        for i, r in enumerate(load(faw)["results"], 1):
+            run = rel(r["name"], out)
+            print(
+                f"| ({i}) | {'Ours' if 'mutual' in run else 'Unsup3D'} | {run} | {r['n']} "
+                f"| {r['depth_corr']:.2f} | {paper5.get(run, '—')} |"
+            )
+        print("\n" + code_block(commands(out, "3dfaw.json")))
+    if pf.is_file():
+        print("## Table 6 layout: Photoface normals\n")
+        print("| method | run | n | MAD ↓ | < 20° ↑ | < 25° ↑ | < 30° ↑ |")
+        print("| --- | --- | --- | --- | --- | --- | --- |")
+        for r in load(pf)["results"]:
+            run = rel(r["name"], out)
+            print(
+                f"| {'Ours' if 'mutual' in run else 'Unsup3D'} | {run} | {r['n']} "
+                f"| {pm(r['mad_mean'], r['mad_std'], 1)} | {r['pct_under_20']:.1f}% "
+                f"| {r['pct_under_25']:.1f}% | {r['pct_under_30']:.1f}% |"
+            )
+        print("\nThe paper: Ours 23.2 ± 4.8, 48.4%, 63.5%, 74.9%.\n")
+        print(code_block(commands(out, "photoface.json")))
+    if not (faw.is_file() and pf.is_file()):
+        print("## Tables 5 and 6 (3DFAW, Photoface)\n")
+        print(
+            "Not run here: both need the real datasets, which are distributed on request. "
+            "Give them to the script (PRESET=paper, FAW3D=, PHOTOFACE=) or run "
+            "`l2r benchmark 3dfaw ROOT CKPT...` and `l2r benchmark photoface ROOT CKPT...` "
+            "(docs/benchmarks.md).\n"
+        )
     print("## Training commands\n")
     print(code_block(commands(out, "synth", "degrade", "train-")))
 
