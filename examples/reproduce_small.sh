@@ -69,8 +69,16 @@ LOG="$OUT/commands.log"
 TIMING="$OUT/timing.txt"
 [ -f "$TIMING" ] || date -u +"started %F %T UTC (PRESET=$PRESET)" > "$TIMING"
 stamp() { date -u +"$1 done %T" >> "$TIMING"; }
+# quote ARGS...: the arguments as one shell line (plain words as they are)
+quote() {
+    local a line=
+    for a in "$@"; do
+        if [[ $a =~ ^[A-Za-z0-9_./:=,+@%-]+$ ]]; then line+="$a "; else line+="$(printf '%q' "$a") "; fi
+    done
+    printf '%s' "${line% }"
+}
 # run CMD...: log the command line, then run it
-run() { printf '%q ' "$@" | sed 's/ $//' >> "$LOG"; echo >> "$LOG"; "$@"; }
+run() { quote "$@" >> "$LOG"; echo >> "$LOG"; "$@"; }
 have() { [ -f "$1/checkpoints/last.pt" ]; }
 made() { [ -f "$1/manifest.json" ]; }
 D="$OUT/data"
@@ -155,7 +163,7 @@ pair() {
     return "$failed"
 }
 # job NAME CMD...: the command line as one string, or nothing when NAME's run is finished
-job() { local n=$1; shift; have "$R/$n" || printf '%q ' l2r --seed 0 "$@" --out "$R/$n"; }
+job() { local n=$1; shift; have "$R/$n" || quote l2r --seed 0 "$@" --out "$R/$n"; }
 pair "$(job arn "${ARN[@]}")" "$(job arn_noprior "${ARN[@]}" --no-use-prior)"
 pair "$(job arn_nomulti "${ARN[@]}" --no-multi-style)" \
      "$(job arn_noguide "${ARN[@]}" --no-spatial-guidance)"
