@@ -16,6 +16,17 @@ _report_option = click.option(
 )
 
 
+_json_option = click.option(
+    "--json", "json_out", metavar="FILE", help="Also write the results as JSON."
+)
+_lq_input_option = click.option(
+    "--input",
+    "input_field",
+    type=click.Choice(["lq", "image"]),
+    default="lq",
+    show_default=True,
+    help="Reconstruct from the degraded (first variant) or the original images ('origin').",
+)
 _compare_option = click.option(
     "--compare",
     is_flag=True,
@@ -90,7 +101,7 @@ def benchmark() -> None:
     help="Evaluate on the original or the degraded images.",
 )
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
-@click.option("--json", "json_out", metavar="FILE", help="Also write the results as JSON.")
+@_json_option
 @click.option(
     "--report",
     "report_dir",
@@ -226,17 +237,10 @@ def _diagnose_table(predictors, data, split, batch_size, device) -> list[dict]:
     metavar="S",
     help="Evaluation resolution (0 = the dataset's GT size; paper: 256).",
 )
-@click.option(
-    "--input",
-    "input_field",
-    type=click.Choice(["lq", "image"]),
-    default="lq",
-    show_default=True,
-    help="Reconstruct from the degraded (first variant) or the original images ('origin').",
-)
+@_lq_input_option
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
 @_compare_option
-@click.option("--json", "json_out", metavar="FILE", help="Also write the results as JSON.")
+@_json_option
 @_report_option
 @click.pass_obj
 def texture(
@@ -286,14 +290,7 @@ def texture(
 @click.option("--data", required=True, metavar="DIR", help="l2r dataset (GT image, and lq).")
 @click.option("--ckpt", "ckpts", multiple=True, metavar="CKPT", help="Checkpoint (repeat).")
 @click.option("--split", default="test", show_default=True, metavar="NAME")
-@click.option(
-    "--input",
-    "input_field",
-    type=click.Choice(["lq", "image"]),
-    default="lq",
-    show_default=True,
-    help="Reconstruct from the degraded (first variant) or the original images.",
-)
+@_lq_input_option
 @click.option(
     "--embedder",
     default="dlib",
@@ -305,7 +302,7 @@ def texture(
 @click.option("--limit", default=0, type=click.IntRange(min=0), help="First N faces (0: all).")
 @click.option("--batch-size", default=16, show_default=True, type=click.IntRange(min=1))
 @_compare_option
-@click.option("--json", "json_out", metavar="FILE", help="Also write the results as JSON.")
+@_json_option
 @_report_option
 @click.pass_obj
 def identity(
@@ -369,7 +366,7 @@ def identity(
 @click.option("--split", type=click.Choice(["test", "valid"]), default="test", show_default=True)
 @click.option("--batch-size", default=16, show_default=True, type=click.IntRange(min=1))
 @_compare_option
-@click.option("--json", "json_out", metavar="FILE", help="Also write the results as JSON.")
+@_json_option
 @_report_option
 @click.pass_obj
 def threedfaw(g, root, paths, split, batch_size, compare, json_out, report_dir) -> None:
@@ -420,7 +417,7 @@ def threedfaw(g, root, paths, split, batch_size, compare, json_out, report_dir) 
 )
 @click.option("--batch-size", default=16, show_default=True, type=click.IntRange(min=1))
 @_compare_option
-@click.option("--json", "json_out", metavar="FILE", help="Also write the results as JSON.")
+@_json_option
 @_report_option
 @click.pass_obj
 def photoface(g, root, paths, list_file, image, batch_size, compare, json_out, report_dir) -> None:
@@ -526,7 +523,7 @@ def _parse_workers(ctx: click.Context, param: click.Parameter, value: str) -> tu
     metavar="R",
     help="degrade case: run every case R times, interleaved; report medians.",
 )
-@click.option("--json", "json_out", metavar="FILE", help="Also write the results as JSON.")
+@_json_option
 @click.pass_obj
 def speed(
     g,
