@@ -91,6 +91,9 @@ def test_tables_from_json(tmp_path):
     assert "0.4000 ± 0.0100" in md  # arn is run 10: 0.5 - 10/100
     assert "$OUT/deg_test" in md and str(out) not in md
     assert "Tables 5 and 6" in md
+    # the summary counts every checked claim once: 14 in Table 2, 12 in Table 3, 6 in
+    # Table 4, 5 in Table 7
+    assert "of the 37 comparisons" in md
 
 
 def test_missing_json_is_one_line(tmp_path):

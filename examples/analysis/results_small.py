@@ -14,6 +14,8 @@ comes from OUT/bench/*.json.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import math
 import platform
@@ -100,6 +102,10 @@ def pm(mean: float, std: float, digits: int) -> str:
     return f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
+VERDICTS: list[str] = []
+"""'holds', 'fails' or 'unclear' (within 2 SE) of every claim checked, for the summary."""
+
+
 def claim(text: str, better: dict, worse: dict, metric: str, lower: bool) -> str:
     """One paper claim 'better beats worse on metric', checked: sign and size in SEs."""
     m1, s1, n1 = better[f"{metric}_mean"], better[f"{metric}_std"], better["n"]
@@ -110,6 +116,7 @@ def claim(text: str, better: dict, worse: dict, metric: str, lower: bool) -> str
     verdict = "holds" if diff > 0 else "**does not hold**"
     if abs(z) < 2:
         verdict += " (within 2 SE: not separated at this scale)"
+    VERDICTS.append("unclear" if abs(z) < 2 else "holds" if diff > 0 else "fails")
     return f"| {text} | {metric.removesuffix('_x100')} | {diff:+.4f} | {z:+.1f} | {verdict} |"
 
 
@@ -178,6 +185,23 @@ def main() -> None:
     ap.add_argument("--preset", default="?")
     args = ap.parse_args()
     out = args.out.resolve()
+    body = io.StringIO()
+    with contextlib.redirect_stdout(body):
+        tables(out, args.preset)
+    print(header(out, args.preset))
+    n = len(VERDICTS)
+    print(
+        f"**The paper's claims at this scale:** of the {n} comparisons the paper's Tables 2, 3, "
+        f"4 and 7 make (each claim below, per metric), {VERDICTS.count('holds')} hold by more "
+        f"than two standard errors, {VERDICTS.count('fails')} are reversed by more than two "
+        f"standard errors, and {VERDICTS.count('unclear')} are within two standard errors "
+        "(not separated by this run). Where a claim does not hold, its row says so.\n"
+    )
+    print(body.getvalue(), end="")
+
+
+def tables(out: Path, preset: str) -> None:
+    """Print the tables and claim checks (Markdown) of the run in OUT."""
     b = out / "bench"
     bfm_lq, bfm_o = load(b / "bfm_lq.json"), load(b / "bfm_origin.json")
     tex_lq, tex_o = load(b / "texture_lq.json"), load(b / "texture_origin.json")
@@ -187,7 +211,6 @@ def main() -> None:
     geo_o = by_run(bfm_o["results"], out)
     tex, tex_origin = texture_rows(tex_lq, out), texture_rows(tex_o, out)
     ident, ident_o = by_run(id_lq["results"], out), by_run(id_o["results"], out)
-    print(header(out, args.preset))
 
     # Table 2
     print("## Table 2 layout: geometry ablations (BFM protocol on the degraded test inputs)\n")
