@@ -68,7 +68,8 @@ OUT=$(cd "$OUT" && pwd)
 LOG="$OUT/commands.log"
 TIMING="$OUT/timing.txt"
 [ -f "$TIMING" ] || date -u +"started %F %T UTC (PRESET=$PRESET)" > "$TIMING"
-stamp() { date -u +"$1 done %T" >> "$TIMING"; }
+# stamp LABEL: note when a part ended (once: a re-run that skips it adds nothing)
+stamp() { grep -q "^$1 done" "$TIMING" || date -u +"$1 done %T" >> "$TIMING"; }
 # quote ARGS...: the arguments as one shell line (plain words as they are)
 quote() {
     local a line=
