@@ -33,6 +33,13 @@ def test_claim_sign_and_standard_errors():
     assert "-0.1000" in row and "**does not hold** |" in row
     close = {"side_mean": 1.01, "side_std": 0.2, "n": 100}
     assert "within 2 SE" in claim("a beats close", a, close, "side", lower=True)
+    assert "(unpaired)" in row
+    # paired over the same faces: differences 0.5, 0.4, 0.7 -> mean 0.5333, sample std 0.15275,
+    # SE 0.08819, 6.0 SE (the unpaired SE from these stds would be far larger)
+    a = {"side_mean": 2.0, "side_std": 0.8165, "n": 3, "per_image": {"side": [1.0, 2.0, 3.0]}}
+    b = {"side_mean": 2.5333, "side_std": 0.9, "n": 3, "per_image": {"side": [1.5, 2.4, 3.7]}}
+    row = claim("a beats b", a, b, "side", lower=True)
+    assert "| +0.5333 | +6.0 (paired) | holds |" in row
 
 
 def _write(out: Path) -> None:
@@ -85,7 +92,10 @@ def test_tables_from_json(tmp_path):
     assert "| (3) | Unsup3D origin | original | proxy_hq | 0.950 ± 0.100 | 15.00 ± 1.00 |" in md
     # the full model has the lowest SIDE of the ablations here: the claim holds by 0.01 / SE
     se = math.sqrt(2 * 0.1**2 / 50)
-    assert f"| Ours-full beats 'w/o StyleGAN prior' | side | +0.0100 | {0.01 / se:+.1f} |" in md
+    want = (
+        f"| Ours-full beats 'w/o StyleGAN prior' | side | +0.0100 | {0.01 / se:+.1f} (unpaired) |"
+    )
+    assert want in md
     # texture rows: the whole model's row, not 'proxy (of X)'
     assert "| (6) | w/o GRN (proxy geometry + ARN albedo) | l2r/arn |" in md
     assert "0.4000 ± 0.0100" in md  # arn is run 10: 0.5 - 10/100

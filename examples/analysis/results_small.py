@@ -6,8 +6,9 @@ Tables in the layouts of the paper's Tables 2 (geometry ablations), 3 (texture a
 4 (geometry against the proxy, "Unsup3D") and 7 (texture against the proxy), each with the
 commands that made its numbers (OUT/commands.log), then each claim the paper makes about those
 rows, checked on these numbers: "holds" when the difference has the paper's sign, with the
-difference in units of its standard error (unpaired, from the per-image std over the test faces),
-so a reader can tell a clear difference from noise. Nothing is typed in by hand: every number
+difference in units of its standard error (paired over the same test faces when the JSON has
+per-image values, else unpaired from the two stds), so a reader can tell a clear difference
+from noise. Nothing is typed in by hand: every number
 comes from OUT/bench/*.json.
 """
 
@@ -107,20 +108,32 @@ VERDICTS: list[str] = []
 
 
 def claim(text: str, better: dict, worse: dict, metric: str, lower: bool) -> str:
-    """One paper claim 'better beats worse on metric', checked: sign and size in SEs."""
-    m1, s1, n1 = better[f"{metric}_mean"], better[f"{metric}_std"], better["n"]
-    m2, s2, n2 = worse[f"{metric}_mean"], worse[f"{metric}_std"], worse["n"]
-    diff = (m2 - m1) if lower else (m1 - m2)  # > 0: the paper's direction
-    se = math.sqrt(s1**2 / n1 + s2**2 / n2) or float("inf")
-    z = diff / se
+    """One paper claim 'better beats worse on metric', checked: the margin in the paper's
+    direction and its size in standard errors. Paired (the per-face differences' SE) when both
+    rows carry per-image values of the same faces, else unpaired from the two stds."""
+    a = better.get("per_image", {}).get(metric)
+    b = worse.get("per_image", {}).get(metric)
+    sign = -1.0 if lower else 1.0  # margin > 0: the paper's direction
+    if a is not None and b is not None and len(a) == len(b) > 1:
+        d = [sign * (x - y) for x, y in zip(a, b, strict=True)]
+        diff = sum(d) / len(d)
+        var = sum((v - diff) ** 2 for v in d) / (len(d) - 1)
+        se, how = math.sqrt(var / len(d)), "paired"
+    else:
+        m1, s1, n1 = better[f"{metric}_mean"], better[f"{metric}_std"], better["n"]
+        m2, s2, n2 = worse[f"{metric}_mean"], worse[f"{metric}_std"], worse["n"]
+        diff = sign * (m1 - m2)
+        se, how = math.sqrt(s1**2 / n1 + s2**2 / n2), "unpaired"
+    z = diff / se if se > 0 else math.copysign(math.inf, diff) if diff else 0.0
     verdict = "holds" if diff > 0 else "**does not hold**"
     if abs(z) < 2:
         verdict += " (within 2 SE: not separated at this scale)"
     VERDICTS.append("unclear" if abs(z) < 2 else "holds" if diff > 0 else "fails")
-    return f"| {text} | {metric.removesuffix('_x100')} | {diff:+.4f} | {z:+.1f} | {verdict} |"
+    name = metric.removesuffix("_x100")
+    return f"| {text} | {name} | {diff:+.4f} | {z:+.1f} ({how}) | {verdict} |"
 
 
-CLAIM_HEAD = "| paper's claim | metric | margin (paper's direction +) | SE units | here |\n"
+CLAIM_HEAD = "| paper's claim | metric | margin (paper's direction +) | in SEs | here |\n"
 CLAIM_HEAD += "| --- | --- | --- | --- | --- |"
 
 
@@ -411,6 +424,7 @@ def tables(out: Path, preset: str) -> None:
                     "cos_mean": rows["l2r/mutual"]["chance_mean"],
                     "cos_std": rows["l2r/mutual"]["chance_std"],
                     "n": rows["l2r/mutual"]["n"],
+                    "per_image": {"cos": rows["l2r/mutual"].get("per_image", {}).get("chance")},
                 },
                 metric,
                 lower=False,

@@ -33,8 +33,9 @@ class BfmResult:
         """Number of test images."""
         return int(self.side.shape[0])
 
-    def summary(self) -> dict[str, float | int | str]:
-        """Mean and std of both metrics; SIDE also in the paper's x 1e-2 units."""
+    def summary(self) -> dict:
+        """Mean and std of both metrics; SIDE also in the paper's x 1e-2 units; the per-image
+        values under "per_image" (for paired comparisons of models on the same images)."""
         return {
             "name": self.name,
             "n": self.n,
@@ -44,7 +45,13 @@ class BfmResult:
             "side_x100_std": float(self.side.std() * 100),
             "mad_mean": float(self.mad.mean()),
             "mad_std": float(self.mad.std()),
+            "per_image": {"side_x100": per_image(self.side * 100), "mad": per_image(self.mad)},
         }
+
+
+def per_image(values: np.ndarray) -> list[float]:
+    """(N,) scores -> a JSON list (6 significant digits)."""
+    return [float(f"{v:.6g}") for v in np.asarray(values, float).ravel()]
 
 
 @torch.no_grad()

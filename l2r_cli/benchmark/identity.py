@@ -134,6 +134,9 @@ class IdentityResult:
     embedder gives for different faces, for reading the scores."""
 
     def summary(self) -> dict:
+        """Means and stds; per-face scores and chance scores under "per_image"."""
+        from l2r_cli.benchmark.bfm import per_image
+
         s = np.asarray(self.scores)
         return {
             "name": self.name,
@@ -145,6 +148,7 @@ class IdentityResult:
             "per_view": {k: float(np.mean(v)) for k, v in self.per_view.items()},
             "chance_mean": float(np.mean(self.chance)) if self.chance else math.nan,
             "chance_std": float(np.std(self.chance)) if self.chance else math.nan,
+            "per_image": {"cos": per_image(s), "chance": per_image(np.asarray(self.chance))},
         }
 
 

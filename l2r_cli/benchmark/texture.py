@@ -89,13 +89,16 @@ class TextureResult:
     name: str
     ssim: np.ndarray = field(repr=False)
 
-    def summary(self) -> dict[str, float | int | str]:
-        """Name, n, mean and std."""
+    def summary(self) -> dict:
+        """Name, n, mean and std, and the per-image SSIM under "per_image"."""
+        from l2r_cli.benchmark.bfm import per_image
+
         return {
             "name": self.name,
             "n": int(self.ssim.shape[0]),
             "ssim_mean": float(self.ssim.mean()),
             "ssim_std": float(self.ssim.std()),
+            "per_image": {"ssim": per_image(self.ssim)},
         }
 
 

@@ -78,6 +78,8 @@ def test_cli_identity_and_errors(l2r, inputs, tmp_path):
     assert r.code == 0, r.err
     res = json.loads(out.read_text())["results"]
     assert res[0]["cos_mean"] == pytest.approx(1.0)
+    assert res[0]["per_image"]["cos"] == pytest.approx([1.0] * res[0]["n"], abs=1e-5)
+    assert len(res[0]["per_image"]["chance"]) == res[0]["n"]
     report = (tmp_path / "rep" / "report.md").read_text()
     assert "| 4 | 1.0000 ± 0.0000 |" in report
     assert (tmp_path / "rep" / "hist.png").is_file() and (tmp_path / "rep" / "bars.png").is_file()

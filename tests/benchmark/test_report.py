@@ -32,6 +32,9 @@ def test_report_with_pose_curves_on_synth_data(l2r, tmp_path):
     s = json.loads(js.read_text())["results"][0]
     assert f"{s['side_x100_mean']:.3f} ± {s['side_x100_std']:.3f}" in text
     assert "By pose" in text and "(n=" in text
+    # per-image values for paired comparisons: their mean is the reported mean
+    side = s["per_image"]["side_x100"]
+    assert len(side) == s["n"] == 12 and abs(np.mean(side) - s["side_x100_mean"]) < 1e-4
 
 
 def test_report_without_view_has_no_pose_section(l2r, tmp_path, depth_dataset):

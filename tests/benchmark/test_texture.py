@@ -91,6 +91,8 @@ def test_benchmark_texture_on_smoke_checkpoints(l2r, tmp_path, tex_inputs):
     assert "proxy + ARN" in r.out and "SSIM" in r.out and "(2)" in r.out
     res = json.loads(out.read_text())["results"]
     assert [x["n"] for x in res] == [4, 4]
+    assert all(len(x["per_image"]["ssim"]) == 4 for x in res)
+    assert abs(sum(res[1]["per_image"]["ssim"]) / 4 - res[1]["ssim_mean"]) < 1e-5
     assert res[0]["name"].startswith("proxy (") and res[1]["name"].startswith("proxy + ARN")
     assert all(-1 < x["ssim_mean"] < 1 for x in res)
     r = l2r("benchmark", "texture", "--data", inp["data"], inp["proxy"], "--json", out)
