@@ -67,9 +67,19 @@ mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 LOG="$OUT/commands.log"
 TIMING="$OUT/timing.txt"
-[ -f "$TIMING" ] || date -u +"started %F %T UTC (PRESET=$PRESET)" > "$TIMING"
-# stamp LABEL: note when a part ended (once: a re-run that skips it adds nothing)
-stamp() { grep -q "^$1 done" "$TIMING" || date -u +"$1 done %T" >> "$TIMING"; }
+if [ -f "$TIMING" ]; then
+    date -u +"resumed %F %T UTC (parts already done are skipped)" >> "$TIMING"
+else
+    date -u +"started %F %T UTC (PRESET=$PRESET)" > "$TIMING"
+fi
+WORK=0
+# stamp LABEL: note when a part ended, if it ran anything (or was never noted)
+stamp() {
+    if [ "$WORK" = 1 ] || ! grep -q "^$1 done" "$TIMING"; then
+        date -u +"$1 done %T" >> "$TIMING"
+    fi
+    WORK=0
+}
 # quote ARGS...: the arguments as one shell line (plain words as they are)
 quote() {
     local a line=
@@ -79,7 +89,7 @@ quote() {
     printf '%s' "${line% }"
 }
 # run CMD...: log the command line, then run it
-run() { quote "$@" >> "$LOG"; echo >> "$LOG"; "$@"; }
+run() { WORK=1; quote "$@" >> "$LOG"; echo >> "$LOG"; "$@"; }
 have() { [ -f "$1/checkpoints/last.pt" ]; }
 made() { [ -f "$1/manifest.json" ]; }
 D="$OUT/data"
@@ -157,6 +167,7 @@ pair() {
     local pids=() c failed=0
     for c in "$@"; do
         [ -n "$c" ] || continue
+        WORK=1
         printf '%s\n' "$c" >> "$LOG"
         if [ "$JOBS" = 1 ]; then bash -c "$c" || failed=1; else bash -c "$c" & pids+=($!); fi
     done

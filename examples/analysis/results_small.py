@@ -88,11 +88,12 @@ def commands(out: Path, *needles: str) -> list[str]:
     log = out / "commands.log"
     lines = log.read_text().splitlines() if log.is_file() else []
     repo = str(Path(__file__).resolve().parents[2]) + "/"
-    return [
+    picked = [
         ln.replace(str(out) + "/", "$OUT/").replace(repo, "").rstrip()
         for ln in lines
         if any(n in ln for n in needles)
     ]
+    return list(dict.fromkeys(picked))  # a resumed run logs a re-run command again
 
 
 def code_block(lines: list[str]) -> str:
