@@ -209,7 +209,11 @@ def main() -> None:
         f"4 and 7 make (each claim below, per metric), {VERDICTS.count('holds')} hold by more "
         f"than two standard errors, {VERDICTS.count('fails')} are reversed by more than two "
         f"standard errors, and {VERDICTS.count('unclear')} are within two standard errors "
-        "(not separated by this run). Where a claim does not hold, its row says so.\n"
+        "(not separated by this run). Where a claim does not hold, its row says so. The "
+        "standard errors are over the test faces for these trained models (paired: the same "
+        "faces under both models); each row is one training run with one seed, so the spread "
+        "between training runs is not in them, and a short run's ranking can change with the "
+        "seed.\n"
     )
     print(body.getvalue(), end="")
 
