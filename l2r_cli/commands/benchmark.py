@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -19,14 +20,20 @@ _report_option = click.option(
 _json_option = click.option(
     "--json", "json_out", metavar="FILE", help="Also write the results as JSON."
 )
-_lq_input_option = click.option(
-    "--input",
-    "input_field",
-    type=click.Choice(["lq", "image"]),
-    default="lq",
-    show_default=True,
-    help="Reconstruct from the degraded (first variant) or the original images ('origin').",
-)
+
+
+def _input_option(default: str) -> Callable:
+    """``--input lq|image``: the first degraded variant or the original images."""
+    return click.option(
+        "--input",
+        "input_field",
+        type=click.Choice(["lq", "image"]),
+        default=default,
+        show_default=True,
+        help="Reconstruct from the degraded (first variant) or the original images ('origin').",
+    )
+
+
 _compare_option = click.option(
     "--compare",
     is_flag=True,
@@ -92,14 +99,7 @@ def benchmark() -> None:
 )
 @click.option("--baseline", is_flag=True, help="Add the constant-depth baseline row.")
 @click.option("--split", default="test", show_default=True, metavar="NAME")
-@click.option(
-    "--input",
-    "input_field",
-    type=click.Choice(["image", "lq"]),
-    default="image",
-    show_default=True,
-    help="Evaluate on the original or the degraded images.",
-)
+@_input_option("image")
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
 @_json_option
 @click.option(
@@ -237,7 +237,7 @@ def _diagnose_table(predictors, data, split, batch_size, device) -> list[dict]:
     metavar="S",
     help="Evaluation resolution (0 = the dataset's GT size; paper: 256).",
 )
-@_lq_input_option
+@_input_option("lq")
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
 @_compare_option
 @_json_option
@@ -290,7 +290,7 @@ def texture(
 @click.option("--data", required=True, metavar="DIR", help="l2r dataset (GT image, and lq).")
 @click.option("--ckpt", "ckpts", multiple=True, metavar="CKPT", help="Checkpoint (repeat).")
 @click.option("--split", default="test", show_default=True, metavar="NAME")
-@_lq_input_option
+@_input_option("lq")
 @click.option(
     "--embedder",
     default="dlib",
