@@ -28,6 +28,7 @@ STAGE_LABELS = {
     "grn": "+ARN +GRN",
     "mutual": "L2R (mutual)",
     "baseline": "constant depth",
+    "template": "template (true pose)",
 }
 
 
@@ -76,6 +77,36 @@ class ConstantDepthPredictor:
         depth = torch.full((b, h, w), self.depth, device=image.device)
         normal = Renderer(h, device=image.device).normals(depth)
         return {"depth": depth, "normal": normal, "mask": torch.ones_like(depth)}
+
+
+@dataclass
+class TemplatePredictor:
+    """Baseline: one canonical depth (a face template, e.g. the training faces' mean) for every
+    image, posed with each image's true view: what a model that knows only the average face and
+    the exact pose would score. ``predict`` needs that view."""
+
+    template: Tensor
+    """(S, S) canonical depth at the evaluation size S."""
+    fov: float = 10.0
+    min_depth: float = 0.9
+    max_depth: float = 1.1
+    name: str = "template (true pose)"
+    kind: str = "template"
+    needs_view: bool = True
+
+    @property
+    def image_size(self) -> int:
+        """Evaluation resolution S."""
+        return int(self.template.shape[-1])
+
+    def predict(self, image: Tensor, view: Tensor) -> dict[str, Tensor]:
+        """image (B, 3, S, S) (only its batch size is used), view (B, 6) -> the template seen
+        under each view: depth (B, S, S), normal (B, S, S, 3), mask (B, S, S)."""
+        b, s = image.shape[0], self.image_size
+        r = Renderer(s, self.fov, self.min_depth, self.max_depth, device=image.device)
+        depth = self.template.to(image.device, image.dtype).expand(b, s, s)
+        warped = r.warp_depth(depth, view.to(image.device, image.dtype))
+        return {"depth": warped.depth, "normal": r.normals(warped.depth), "mask": warped.mask}
 
 
 @dataclass

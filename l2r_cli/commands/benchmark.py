@@ -97,7 +97,31 @@ def benchmark() -> None:
     is_flag=True,
     help="Paper layout (Tables 2 and 4): numbered rows, stage names, change against row (1).",
 )
-@click.option("--baseline", is_flag=True, help="Add the constant-depth baseline row.")
+@click.option(
+    "--baseline",
+    "baselines",
+    multiple=True,
+    type=click.Choice(["constant", "template"]),
+    is_flag=False,
+    flag_value="constant",
+    metavar="constant|template",
+    help="Add a baseline row (repeat): 'constant' depth, or the 'template' (see --template) "
+    "posed with each face's true view. A bare --baseline means constant.",
+)
+@click.option(
+    "--template",
+    "template_src",
+    metavar="DIR|FILE.npy",
+    help="The template: mean canonical depth of DIR's 'train' split, or an (S, S) .npy "
+    "canonical depth. [default: DATA's 'train' split]",
+)
+@click.option(
+    "--views",
+    "views_from",
+    metavar="DIR",
+    help="l2r synth dataset holding the true views of DATA's faces (matched by name), for the "
+    "template baseline when DATA itself stores none (e.g. an `l2r degrade` copy).",
+)
 @click.option("--split", default="test", show_default=True, metavar="NAME")
 @_input_option("image")
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
@@ -120,7 +144,9 @@ def bfm(
     data,
     ckpts,
     compare,
-    baseline,
+    baselines,
+    template_src,
+    views_from,
     split,
     input_field,
     batch_size,
@@ -131,54 +157,47 @@ def bfm(
     """SIDE and MAD (mean ± std) on a test split, Unsup3D's BFM protocol (paper Tables 2, 4).
 
     Any stage's checkpoint works: proxy, arn (its proxy's geometry), grn, mutual. Checkpoints
-    go after the options or with --ckpt; rows keep the order given.
+    go after the options or with --ckpt; rows keep the order given. Every checkpoint also gets
+    its own template (its mean canonical surface over the split, posed with its own predicted
+    views) and its shape gain over that row: 1 - model / own template, for SIDE and MAD.
 
     \b
     Example:
-      l2r benchmark bfm --data data/synth_test --ckpt runs/proxy --baseline --json bfm.json
-      l2r benchmark bfm --data data/deg_test --input lq --compare \\
-          runs/proxy_lq runs/arn runs/grn runs/mutual
+      l2r benchmark bfm --data data/synth_test --ckpt runs/proxy \\
+          --baseline constant --baseline template --template data/synth_train --json bfm.json
+      l2r benchmark bfm --data data/deg_test --input lq --compare --baseline template \\
+          --template data/synth_train --views data/synth_test runs/proxy runs/mutual
     """
-    from l2r_cli.benchmark.bfm import evaluate_bfm
+    from l2r_cli.benchmark.bfm import evaluate_bfm, template_predictor, true_views
     from l2r_cli.device import resolve_device
     from l2r_cli.errors import L2RError
     from l2r_cli.predictor import STAGE_LABELS, ConstantDepthPredictor, load_predictor
 
     ckpts = (*ckpts, *paths)
-    if not ckpts and not baseline:
+    baselines = tuple(dict.fromkeys(baselines))
+    if not ckpts and not baselines:
         raise L2RError("nothing to evaluate: give checkpoints (CKPT... or --ckpt), or --baseline")
+    if (template_src or views_from) and "template" not in baselines:
+        raise L2RError("--template and --views go with --baseline template")
     device = resolve_device(g.device)
     predictors = [load_predictor(c, device) for c in ckpts]
-    if baseline:
-        size = predictors[0].image_size if predictors else 64
+    size = predictors[0].image_size if predictors else 64
+    views = None
+    if "constant" in baselines:
         predictors.append(ConstantDepthPredictor(image_size=size))
+    if "template" in baselines:
+        views = true_views(data, split, views_from)
+        predictors.append(template_predictor(template_src, data, size))
     rows, results = [], []
     for p in predictors:
-        res = evaluate_bfm(p, data, split, input_field, batch_size, device)
+        own = p.kind not in ("baseline", "template")
+        res = evaluate_bfm(
+            p, data, split, input_field, batch_size, device, own_template=own, views=views
+        )
         results.append(res)
         rows.append({**res.summary(), "stage": p.kind})
-    t = Table(title=f"BFM protocol on {data} [{split}, input={input_field}]")
-    cols = ["", "method", "model"] if compare else ["model"]
-    cols += ["n", "SIDE (×10⁻²) ↓", "MAD (deg.) ↓"]
-    if compare:
-        cols += ["ΔSIDE vs (1)", "ΔMAD vs (1)"]
-    for col in cols:
-        t.add_column(col)
-    for i, r in enumerate(rows):
-        cells = [
-            str(r["n"]),
-            f"{r['side_x100_mean']:.3f} ± {r['side_x100_std']:.3f}",
-            f"{r['mad_mean']:.2f} ± {r['mad_std']:.2f}",
-        ]
-        if compare:
-            first = rows[0]
-            d_side = r["side_x100_mean"] - first["side_x100_mean"]
-            d_mad = r["mad_mean"] - first["mad_mean"]
-            head = [f"({i + 1})", STAGE_LABELS.get(r["stage"], r["stage"]), str(r["name"])]
-            t.add_row(*head, *cells, f"{d_side:+.3f}", f"{d_mad:+.2f}")
-        else:
-            t.add_row(str(r["name"]), *cells)
-    console.print(t)
+    title = f"BFM protocol on {data} [{split}, input={input_field}]"
+    _results_table(title, rows, _bfm_columns(rows, compare, STAGE_LABELS), compare)
     payload = {"data": str(data), "split": split, "input": input_field, "results": rows}
     if diagnose:
         payload["diagnosis"] = _diagnose_table(predictors, data, split, batch_size, device)
@@ -188,21 +207,54 @@ def bfm(
         from l2r_cli.benchmark.report import write_bfm_report
 
         command = "l2r " + " ".join(sys.argv[1:])
-        title = f"BFM protocol on {data} [{split}, input={input_field}]"
         info(f"wrote {write_bfm_report(results, report_dir, title, command)}")
+
+
+def _bfm_columns(rows: list[dict], compare: bool, labels: dict[str, str]) -> list:
+    """The bfm table's columns [(header, row -> str)]: SIDE and MAD, the own-template row's and
+    the shape gains (blank for baselines), with ``compare`` the stage and the change vs (1)."""
+
+    def own(key: str, fmt: str):
+        return lambda r: format(r["own_template"][key], fmt) if "own_template" in r else "—"
+
+    def gain(key: str):
+        def cell(r):
+            if f"shape_gain_{key}" not in r:
+                return "—"
+            return f"{100 * r[f'shape_gain_{key}']:+.1f} ± {100 * r[f'shape_gain_{key}_se']:.1f} %"
+
+        return cell
+
+    cols = [("method", lambda r: labels.get(r["stage"], r["stage"]))] if compare else []
+    cols += [
+        ("model", lambda r: str(r["name"])),
+        ("n", lambda r: str(r["n"])),
+        ("SIDE (×10⁻²) ↓", lambda r: f"{r['side_x100_mean']:.3f} ± {r['side_x100_std']:.3f}"),
+        ("MAD (deg.) ↓", lambda r: f"{r['mad_mean']:.2f} ± {r['mad_std']:.2f}"),
+        ("own template SIDE", own("side_x100_mean", ".3f")),
+        ("own template MAD", own("mad_mean", ".2f")),
+        ("shape gain SIDE", gain("side")),
+        ("shape gain MAD", gain("mad")),
+    ]
+    if compare:
+        first = rows[0]
+        cols += [
+            ("ΔSIDE vs (1)", lambda r: f"{r['side_x100_mean'] - first['side_x100_mean']:+.3f}"),
+            ("ΔMAD vs (1)", lambda r: f"{r['mad_mean'] - first['mad_mean']:+.2f}"),
+        ]
+    return cols
 
 
 def _diagnose_table(predictors, data, split, batch_size, device) -> list[dict]:
     """Print pose and relief fits of the trained predictors; returns their summaries."""
     from l2r_cli.benchmark.diagnose import diagnose
-    from l2r_cli.predictor import ConstantDepthPredictor
 
     rows = []
     t = Table(title="Pose and relief against the true factors (slope 1 / ratio 1 = right scale)")
     for col in ("model", "yaw corr", "yaw slope", "pitch corr", "pitch slope", "relief ratio"):
         t.add_column(col)
     for p in predictors:
-        if isinstance(p, ConstantDepthPredictor):
+        if p.kind in ("baseline", "template"):
             continue
         d = diagnose(p, data, split, batch_size, device).summary()
         rows.append({"name": p.name, **d})

@@ -127,6 +127,18 @@ class Renderer:
         image = F.grid_sample(canon_image, grid, mode="bilinear", align_corners=True)
         return Rendered(image=image, depth=warped.depth, mask=warped.mask.unsqueeze(1))
 
+    def warp_points(self, points: Tensor, view: Tensor) -> WarpedDepth:
+        """A canonical surface given as 3D points (B, H, W, 3), one per canonical pixel, seen
+        under ``view`` (B, 6): its depth and coverage in the input view (:meth:`warp_depth` for
+        surfaces that are not a depth map, e.g. the GRN's displaced one)."""
+        return self._warp_points(points, view)[0]
+
+    def _warp_points(self, points: Tensor, view: Tensor) -> tuple[WarpedDepth, Tensor]:
+        """:meth:`warp_points` and the screen-space vertices (B, H*W, 3) it rasterized."""
+        b, h, w, _ = points.shape
+        verts = project(transform_points(points.reshape(b, -1, 3), view), self.K)
+        return self._warped(rasterize(verts, self.faces, (h, w)), points.dtype), verts
+
     def render_points(self, canon_image: Tensor, points: Tensor, view: Tensor) -> Rendered:
         """Render a canonical surface given as 3D points rather than a depth map.
 
@@ -140,8 +152,7 @@ class Renderer:
         up to the bilinear resampling.
         """
         b, h, w, _ = points.shape
-        verts = project(transform_points(points.reshape(b, -1, 3), view), self.K)
-        warped = self._warped(rasterize(verts, self.faces, (h, w)), points.dtype)
+        warped, verts = self._warp_points(points, view)
         frags, mask = warped.fragments, warped.mask
         # Each pixel's triangle: its vertex ids (B, HW, 3) -> their canonical pixel coordinates.
         vid = self.faces[frags.face_idx.clamp(min=0).view(b, -1)]
