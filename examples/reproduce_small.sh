@@ -67,10 +67,15 @@ mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 LOG="$OUT/commands.log"
 TIMING="$OUT/timing.txt"
+# the commit that trains (RESULTS' header names it; a resumed run adds its own)
+COMMIT=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [ -n "$(git -C "$REPO" status --porcelain -- l2r_cli examples 2>/dev/null)" ]; then
+    COMMIT="$COMMIT (with uncommitted changes)"
+fi
 if [ -f "$TIMING" ]; then
-    date -u +"resumed %F %T UTC (parts already done are skipped)" >> "$TIMING"
+    date -u +"resumed %F %T UTC at commit $COMMIT (parts already done are skipped)" >> "$TIMING"
 else
-    date -u +"started %F %T UTC (PRESET=$PRESET)" > "$TIMING"
+    date -u +"started %F %T UTC (PRESET=$PRESET) at commit $COMMIT" > "$TIMING"
 fi
 WORK=0
 # stamp LABEL: note when a part ended, if it ran anything (or was never noted)
@@ -105,6 +110,9 @@ if [ "$PRESET" != paper ]; then
     done
     PROXY_DATA="$D/train" PROXY_LQ_DATA="$OUT/deg_train" TRAIN="$OUT/deg_train"
     TEST="$OUT/deg_test" BFM_TEST="$OUT/deg_test"
+    # the template baseline: the training faces' mean canonical depth in each test face's
+    # true view (the synth test set stores the views of the degraded copy's faces)
+    BASELINES=(--baseline constant --baseline template --template "$D/train" --views "$D/test")
     HQ_ARGS=(--config "$HERE/configs/proxy_synth_v5.toml" --nf 16 --zdim 128 --batch-size 16
              --epochs 1000 --num-workers 0 --ckpt-every 250 --max-steps "$HQ_STEPS")
     LQ_ARGS=(--config "$HERE/configs/proxy_synth_v2.toml" --nf 16 --zdim 128 --batch-size 16
@@ -123,6 +131,7 @@ else
         --lq-size 32 --variants 1 --crop center --crop-scale 0.6640625
     PROXY_DATA="$OUT/celeba" PROXY_LQ_DATA="$OUT/celeba" TRAIN="$OUT/hq" TEST="$OUT/hq"
     BFM_TEST="$OUT/bfm"
+    BASELINES=(--baseline constant)  # Unsup3D's BFM set stores no views to pose a template
     CAP=(${STEP_CAP:+--max-steps "$STEP_CAP"})
     HQ_ARGS=(--epochs 30 --batch-size 64 ${VGG:+--vgg-weights "$VGG"} "${CAP[@]}")
     LQ_ARGS=("${HQ_ARGS[@]}")
@@ -209,7 +218,7 @@ ABL=("$R/mutual_noprior" "$R/mutual_nomulti" "$R/mutual_noguide" "$R/mutual_node
 EMB=(${EMBEDDER:+--embedder "$EMBEDDER"})
 B="$OUT/bench"
 mkdir -p "$B"
-[ -f "$B/bfm_lq.json" ] || run l2r benchmark bfm --data "$BFM_TEST" --input lq --baseline \
+[ -f "$B/bfm_lq.json" ] || run l2r benchmark bfm --data "$BFM_TEST" --input lq "${BASELINES[@]}" \
     --compare "$R/mutual" "$OUT/proxy_hq" "$OUT/proxy_lq" "$R/arn" "$R/grn" "${ABL[@]}" \
     --json "$B/bfm_lq.json" --report "$B/report_bfm_lq"
 [ -f "$B/bfm_origin.json" ] || run l2r benchmark bfm --data "$BFM_TEST" --input image \

@@ -54,7 +54,13 @@ def _write(out: Path) -> None:
                 "mad_std": 1.0, "n": 50, "stage": stage}  # fmt: skip
 
     rows = [{"name": r, **geo(i)} for i, r in enumerate(runs)]
+    # the full model's own template: 1.25 / 25.0, a 20 % shape gain in both metrics
+    rows[0]["own_template"] = {"side_x100_mean": 1.25, "side_x100_std": 0.1, "mad_mean": 25.0,
+                               "mad_std": 1.0}  # fmt: skip
+    rows[0].update(shape_gain_side=0.2, shape_gain_side_se=0.01, shape_gain_mad=0.2,
+                   shape_gain_mad_se=0.02)  # fmt: skip
     rows.append({"name": "constant depth", **geo(40, "baseline")})
+    rows.append({"name": "template (true pose)", **geo(-20, "template")})
     (b / "bfm_lq.json").write_text(json.dumps({"results": rows}))
     origin = [{"name": f"{out}/proxy_hq", **geo(-5)}, {"name": f"{out}/l2r/mutual", **geo(-6)}]
     (b / "bfm_origin.json").write_text(json.dumps({"results": origin}))
@@ -74,7 +80,9 @@ def _write(out: Path) -> None:
         f"l2r benchmark bfm --data {out}/deg_test --json {out}/bench/bfm_lq.json\n"
         f"l2r --seed 0 train-arn --data {out}/deg_train --out {out}/l2r/arn\n"
     )
-    (out / "timing.txt").write_text("started 2026-11-27 00:00:00 UTC (PRESET=quick)\n")
+    (out / "timing.txt").write_text(
+        "started 2026-11-27 00:00:00 UTC (PRESET=quick) at commit abc1234\n"
+    )
 
 
 def test_tables_from_json(tmp_path):
@@ -104,6 +112,22 @@ def test_tables_from_json(tmp_path):
     # the summary counts every checked claim once: 14 in Table 2, 12 in Table 3, 6 in
     # Table 4, 5 in Table 7
     assert "of the 37 comparisons" in md
+    # the headline: L2R first against the pretrained proxy and the template in the true pose,
+    # with its own template and shape gain; the template row is better here (0.80 vs 1.00)
+    assert "trained at commit `abc1234`" in md
+    head = md[md.index("## Headline") : md.index("## Table 2")]
+    assert (
+        "| L2R (proxy + ARN + GRN + mutual) | l2r/mutual | 1.000 ± 0.100 | 20.00 ± 1.00 "
+        "| 1.250, 25.00 | +20.0 ± 1.0 %, +20.0 ± 2.0 % |" in head
+    )
+    assert head.index("pretrained proxy, same degraded input") < head.index("template in the")
+    assert head.index("template in the") < head.index("proxy retrained on degraded inputs")
+    assert "| template in the true pose | — | 0.800 ± 0.100 | 0.00 ± 1.00 | — | — |" in head
+    beats_template = [ln for ln in head.splitlines() if ln.startswith("| L2R beats the template")]
+    assert len(beats_template) == 2 and all("**does not hold**" in ln for ln in beats_template)
+    # 2 metrics x (pretrained proxy, template, own template, constant depth)
+    assert "of these 8 checks" in head
+    assert "| (f) | template in the true pose (baseline) |" in md
 
 
 def test_missing_json_is_one_line(tmp_path):
