@@ -11,8 +11,9 @@
 # CPU budget as run for docs/MEASUREMENTS.md (2 cores): the ARN on two threads, then two jobs at a time
 # on one thread each. Steps are variables; on a GPU drop the caps and use the paper's 30 ARN,
 # 30 GRN and 20 mutual epochs.
-#   OUT=/work/i4 RUNS=/work/i5 PROXY=/work/runs/T6 PRIOR=/work/i4/prior_s2.pt \
-#       bash examples/geometry_8x.sh
+#   OUT=runs/texture_8x RUNS=runs/geometry_8x PROXY=runs/T6 bash examples/geometry_8x.sh
+# (docs/MEASUREMENTS.md ran it with OUT=$RUNS/i4 RUNS=$RUNS/i5 PROXY=$RUNS/T6
+# PRIOR=$RUNS/i4/prior_s2.pt, the folders named at its top.)
 set -euo pipefail
 OUT=${OUT:-runs/texture_8x}            # deg_train/, deg_test/, proxy_lq/ from texture_8x.sh
 RUNS=${RUNS:-$OUT/geometry}

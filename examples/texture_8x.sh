@@ -7,7 +7,8 @@
 #
 # CPU budget as run for docs/MEASUREMENTS.md (2 cores, one job per core): prior 45 min, proxy 1,250
 # steps, each ARN 1,200 steps. Steps and times are variables; a GPU takes the same commands.
-#   DATA=/work/data OUT=/work/i4 bash examples/texture_8x.sh
+#   DATA=data OUT=runs/texture_8x bash examples/texture_8x.sh
+# (docs/MEASUREMENTS.md ran it with DATA=$DATA OUT=$RUNS/i4, the folders named at its top.)
 set -euo pipefail
 DATA=${DATA:-data}                  # holds train/ and test/ from `l2r synth` (docs/MEASUREMENTS.md)
 OUT=${OUT:-runs/texture_8x}

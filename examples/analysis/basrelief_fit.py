@@ -6,7 +6,8 @@ sin / LAM, lateral light / LAM. With GAIN_LR > 0 each image also gets one scalar
 family (relief / e^g, angles and lateral light x e^g). LAM = 1 starts from the truth.
 
     python examples/analysis/basrelief_fit.py DATA LAM STEPS GAIN_LR
-    e.g. DATA=/work/data/test: 1.0 400 0 / 2.0 420 0 / 2.0 300 0.01
+    e.g. DATA=data/test (an `l2r synth` test split; docs/MEASUREMENTS.md used $DATA/test):
+    1.0 400 0 / 2.0 420 0 / 2.0 300 0.01
 """
 
 import sys
