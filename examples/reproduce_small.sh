@@ -32,7 +32,7 @@
 #               FAW3D=DIR, PHOTOFACE=DIR [PHOTOFACE_LIST=FILE], EMBEDDER=FILE (e.g. ArcFace).
 #               STEP_CAP=N adds --max-steps N to every training (a plumbing check).
 #
-#   PRESET=quick OUT=/tmp/repro bash examples/reproduce_small.sh
+#   PRESET=quick OUT=runs/repro bash examples/reproduce_small.sh
 #   PRESET=paper OUT=runs/paper CELEBA=~/celeba/img_celeba HQ=~/hq PRIOR=~/sg2-ffhq-1024.pt \
 #       BFM=~/unsup3d/synface FAW3D=~/3dfaw PHOTOFACE=~/PhotofaceDB \
 #       bash examples/reproduce_small.sh

@@ -79,6 +79,7 @@ def _write(out: Path) -> None:
     (out / "commands.log").write_text(
         f"l2r benchmark bfm --data {out}/deg_test --json {out}/bench/bfm_lq.json\n"
         f"l2r --seed 0 train-arn --data {out}/deg_train --out {out}/l2r/arn\n"
+        f"l2r train-proxy --config /other/clone/examples/configs/v5.toml --out {out}/proxy_hq\n"
     )
     (out / "timing.txt").write_text(
         "started 2026-11-27 00:00:00 UTC (PRESET=quick) at commit abc1234\n"
@@ -108,6 +109,8 @@ def test_tables_from_json(tmp_path):
     assert "| (6) | w/o GRN (proxy geometry + ARN albedo) | l2r/arn |" in md
     assert "0.4000 ± 0.0100" in md  # arn is run 10: 0.5 - 10/100
     assert "$OUT/deg_test" in md and str(out) not in md
+    # a command logged from another checkout: no machine path in the results
+    assert "--config examples/configs/v5.toml --out $OUT/proxy_hq" in md and "/other" not in md
     assert "Tables 5 and 6" in md
     # the summary counts every checked claim once: 14 in Table 2, 12 in Table 3, 6 in
     # Table 4, 5 in Table 7

@@ -1,5 +1,5 @@
 """The bas-relief gain's gradient on 16 training batches at a proxy checkpoint, nets frozen
-("still"), and over 40 real training steps from it ("training"): docs/proxy.md, RESULTS.md T6.
+("still"), and over 40 real training steps from it ("training"): docs/proxy.md, MEASUREMENTS.md T6.
 
     python examples/analysis/gain_gradient.py CKPT TRAIN_DATA
 """

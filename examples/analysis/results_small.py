@@ -20,6 +20,7 @@ import io
 import json
 import math
 import platform
+import re
 import subprocess
 from pathlib import Path
 
@@ -89,7 +90,10 @@ def commands(out: Path, *needles: str) -> list[str]:
     lines = log.read_text().splitlines() if log.is_file() else []
     repo = str(Path(__file__).resolve().parents[2]) + "/"
     picked = [
-        ln.replace(str(out) + "/", "$OUT/").replace(repo, "").rstrip()
+        # a run logged from another checkout names its examples/ by that checkout's path
+        re.sub(r"(?<![\w$])/\S*/(examples/)", r"\1", ln.replace(str(out) + "/", "$OUT/"))
+        .replace(repo, "")
+        .rstrip()
         for ln in lines
         if any(n in ln for n in needles)
     ]

@@ -1,5 +1,5 @@
 """Mutual learning with the cross-view adversarial loss (paper sec. 4.3, eqns. 6 and 7;
-docs/grn.md "train-mutual").
+docs/grn.md "Losses").
 
 Starting from a trained GRN (and the ARN it stands on), the ARN, the GRN and copies of the
 proxy's view and light nets train together on eqn. (7):
