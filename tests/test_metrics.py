@@ -86,3 +86,51 @@ def test_cross_view_identity_hand_value():
     views = torch.tensor([[[1.0, 0.0], [0.0, 3.0], [math.cos(math.pi / 3), math.sin(math.pi / 3)]]])
     # cosines 1, 0, 0.5
     assert cross_view_identity(orig, views).item() == pytest.approx(0.5)
+
+
+def test_keypoint_depth_correlation_edge_cases():
+    from l2r_cli.metrics import keypoint_depth_correlation
+
+    # four images, four keypoints (columns):
+    # 0: gt = 5 - 3 * pred: r = -1, |r| = 1 (the sign of r does not matter)
+    # 1: pred (0, 1, 2, 3), gt (0, 1, 3, 2): deviations (-1.5, -0.5, 0.5, 1.5) and
+    #    (-1.5, -0.5, 1.5, 0.5); sum of products 2.25 + 0.25 + 0.75 + 0.75 = 4, sums of squares
+    #    5 and 5 -> r = 4 / 5 = 0.8
+    # 2: constant prediction (no variance) -> 0; 3: constant prediction and GT -> 0, not NaN
+    # sum: 1 + 0.8 + 0 + 0 = 1.8
+    pred = torch.tensor(
+        [[0.0, 0.0, 1.0, 2.0], [1.0, 1.0, 1.0, 2.0], [2.0, 2.0, 1.0, 2.0], [3.0, 3.0, 1.0, 2.0]]
+    )
+    gt = torch.stack([5 - 3 * pred[:, 0], torch.tensor([0.0, 1.0, 3.0, 2.0]),
+                      torch.tensor([4.0, 1.0, 3.0, 2.0]), torch.full((4,), 7.0)], 1)  # fmt: skip
+    r = keypoint_depth_correlation(pred, gt)
+    torch.testing.assert_close(r, torch.tensor([1.0, 0.8, 0.0, 0.0]))
+    assert r.sum().item() == pytest.approx(1.8)
+    # |r| is unchanged by negating, scaling and shifting either input
+    torch.testing.assert_close(keypoint_depth_correlation(-10 * pred + 3, gt), r)
+    torch.testing.assert_close(keypoint_depth_correlation(pred, 0.5 * gt - 1), r)
+    # and symmetric: a constant GT column counts 0 like a constant prediction
+    torch.testing.assert_close(keypoint_depth_correlation(gt, pred), r)
+    with pytest.raises(ValueError):  # shapes differ
+        keypoint_depth_correlation(pred, gt[:, :3])
+    with pytest.raises(ValueError):  # not (N, K)
+        keypoint_depth_correlation(pred[:, 0], gt[:, 0])
+
+
+def test_cross_view_identity_identical_opposite_orthogonal():
+    from l2r_cli.metrics import cross_view_identity
+
+    orig = torch.tensor([[1.0, 0.0, 0.0], [1.0, 1.0, 0.0]])
+    views = torch.tensor(
+        [
+            # identical direction (any length) 1, 1; opposite -1; orthogonal 0:
+            # (1 + 1 - 1 + 0) / 4 = 0.25
+            [[3.0, 0.0, 0.0], [0.5, 0.0, 0.0], [-2.0, 0.0, 0.0], [0.0, 2.0, 5.0]],
+            # against (1, 1, 0): 1/sqrt(2), 1/sqrt(2), opposite -1, identical 1:
+            # (2/sqrt(2) - 1 + 1) / 4 = sqrt(2)/4
+            [[1.0, 0.0, 0.0], [0.0, 4.0, 0.0], [-1.0, -1.0, 0.0], [7.0, 7.0, 0.0]],
+        ]
+    )
+    got = cross_view_identity(orig, views)
+    assert got.shape == (2,)  # one score per face, the mean over its views
+    torch.testing.assert_close(got, torch.tensor([0.25, math.sqrt(2) / 4]))

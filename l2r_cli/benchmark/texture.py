@@ -2,6 +2,12 @@
 the face region between re-rendered and ground-truth images, for the 3D proxy alone and for the
 proxy + ARN.
 
+The face region is the ground truth's where the dataset has one (:func:`mask_source`): its
+``mask`` field, else its GT ``depth`` below the per-image maximum (the background, as in
+:func:`l2r_cli.metrics.bfm_mask`, not eroded). Only without either (real photo sets) does the
+render mask stand in, and the results say so (``mask = "render"``): it covers whatever the
+model draws, which on synthetic faces is far more than the face.
+
 SSIM is Wang et al. 2004 with an 11x11 Gaussian window (sigma 1.5), K1 = 0.01, K2 = 0.03 and
 data range 1, from scikit-image (``structural_similarity`` with ``gaussian_weights=True,
 use_sample_covariance=False``, the settings of Wang et al.). Its full map is computed per
@@ -11,8 +17,10 @@ pixels per side); its mean is taken over the face mask cropped alike (docs/bench
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -28,6 +36,9 @@ SSIM_WINDOW = 11
 SSIM_SIGMA = 1.5
 SSIM_K1 = 0.01
 SSIM_K2 = 0.03
+
+MaskSource = Literal["gt", "gt-depth", "render"]
+_MASK_NAMES = {"gt": "GT", "gt-depth": "GT-depth", "render": "render"}
 
 
 def gaussian_window(
@@ -82,20 +93,56 @@ def masked_ssim(x: Tensor, y: Tensor, mask: Tensor, window: int = SSIM_WINDOW) -
     return (m * mk).flatten(1).sum(1) / mk.flatten(1).sum(1)
 
 
+def mask_source(fields: Collection[str]) -> MaskSource:
+    """Which face mask a split with these fields is scored on: 'gt' (its ``mask`` field),
+    'gt-depth' (GT face pixels from its ``depth``) or 'render' (neither: the render mask)."""
+    if "mask" in fields:
+        return "gt"
+    if "depth" in fields:
+        return "gt-depth"
+    return "render"
+
+
+def gt_face_mask(maps: Tensor, source: MaskSource, size: int) -> Tensor:
+    """The ground-truth face mask (B, 1, size, size) in {0, 1} from the stored maps (B, H, W):
+    the ``mask`` field (source 'gt') or the GT ``depth`` below its per-image maximum, the
+    background (source 'gt-depth'). Made at the stored size, then resized nearest (so that a
+    resized depth's blended edge cannot pass for face)."""
+    if source == "gt":
+        m = (maps > 0.5).float()
+    elif source == "gt-depth":
+        m = (maps < maps.flatten(1).amax(1).view(-1, 1, 1)).float()
+    else:
+        raise ValueError(f"no ground-truth mask for source {source!r}")
+    m = m[:, None]
+    if m.shape[-1] != size or m.shape[-2] != size:
+        m = F.interpolate(m, size=(size, size), mode="nearest-exact")
+    return m
+
+
 @dataclass(frozen=True)
 class TextureResult:
-    """Per-image masked SSIM of one model."""
+    """Per-image masked SSIM of one model, and which mask it was averaged over."""
 
     name: str
     ssim: np.ndarray = field(repr=False)
+    mask: MaskSource = "render"
+    """'gt', 'gt-depth' or 'render' (see :func:`mask_source`)."""
+
+    @property
+    def label(self) -> str:
+        """The metric's name for a table header: "SSIM (GT mask)", "SSIM (GT-depth mask)" or
+        "SSIM (render mask)"."""
+        return f"SSIM ({_MASK_NAMES[self.mask]} mask)"
 
     def summary(self) -> dict:
-        """Name, n, mean and std, and the per-image SSIM under "per_image"."""
+        """Name, n, mask source, mean and std, and the per-image SSIM under "per_image"."""
         from l2r_cli.benchmark.bfm import per_image
 
         return {
             "name": self.name,
             "n": int(self.ssim.shape[0]),
+            "mask": self.mask,
             "ssim_mean": float(self.ssim.mean()),
             "ssim_std": float(self.ssim.std()),
             "per_image": {"ssim": per_image(self.ssim)},
@@ -109,6 +156,18 @@ def _resize(x: Tensor, size: int, mode: str = "bilinear") -> Tensor:
         return F.interpolate(x, size=(size, size), mode="nearest")
     shrink = x.shape[-1] > size
     return F.interpolate(x, size=(size, size), mode="bilinear", antialias=shrink)
+
+
+def _gt_maps(
+    data: str | Path, split: str, source: MaskSource, batch_size: int, n_batches: int
+) -> Iterable[Tensor | None]:
+    """Per batch, the stored (B, H, W) maps :func:`gt_face_mask` needs (None for 'render'),
+    read at the stored size in the order of the evaluation's loader."""
+    if source == "render":
+        return [None] * n_batches
+    name = "mask" if source == "gt" else "depth"
+    ds = L2RDataset(data, split, fields=(name,))
+    return (b[name] for b in DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=0))
 
 
 @torch.no_grad()
@@ -126,7 +185,8 @@ def evaluate_texture(
     images at ``size`` (0 = the dataset's image size). Input (``input_field``): the first
     degraded variant ``lq``, or the original ``image`` (the paper's 'origin' rows), resized to
     the proxy's size (for 'grn'/'mutual' to the output size, see ``RefinedModel.predict``).
-    Mask: the proxy's render mask intersected with the model's (both rows use the same mask)."""
+    Mask (:func:`mask_source`, the same for both rows): the dataset's GT face mask ('gt' or
+    'gt-depth'), else the proxy's render mask intersected with the model's ('render')."""
     from l2r_cli.stages.arn import load_arn, load_frozen_proxy, output_renderer, render_restored
 
     ck = load_checkpoint(ckpt, expect_kind=("proxy", "arn", "grn", "mutual"))
@@ -157,9 +217,11 @@ def evaluate_texture(
         raise L2RError(f"--size must be at least {SSIM_WINDOW} for an 11x11 SSIM window, got {e}")
     ds = L2RDataset(data, split, fields=("image", "lq"), image_size=e)
     loader = DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=0)
+    source = mask_source(info.splits[split].fields)
+    gt_batches = _gt_maps(data, split, source, batch_size, len(loader))
     s = proxy.cfg.image_size
     scores: list[list[Tensor]] = [[] for _ in names]
-    for batch in loader:
+    for batch, gt_maps in zip(loader, gt_batches, strict=True):
         gt = batch["image"].to(device)  # (B, 3, E, E) in [0, 1]
         # the first degraded variant (as `benchmark bfm --input lq`) or the GT image itself
         lq0 = batch["lq"][:, 0].to(device) if input_field == "lq" else gt
@@ -167,22 +229,31 @@ def evaluate_texture(
         f = proxy.factors(lq)
         r = proxy.render(f, flip=False)
         renders = [_resize(r.recon_image, e)]
-        mask = _resize(r.recon_mask, e, "nearest")
+        render_mask = _resize(r.recon_mask, e, "nearest")
         if arn is not None and renderer is not None:
             ra = render_restored(renderer, f, arn(lq, f.albedo), flip=False)
             renders.append(_resize(ra.recon_image, e))
-            mask = mask * _resize(ra.recon_mask, e, "nearest")
+            render_mask = render_mask * _resize(ra.recon_mask, e, "nearest")
         if refined is not None:
             o = refined.out_size
             lq_o = _resize(lq0, o) * 2 - 1
             out = refined.predict(lq_o)
             renders.append(_resize(out["recon_image"], e))
-            mask = mask * _resize(out["mask"][:, None], e, "nearest")
+            render_mask = render_mask * _resize(out["mask"][:, None], e, "nearest")
+        if gt_maps is None:
+            mask = render_mask
+        else:
+            mask = gt_face_mask(gt_maps.to(device), source, e)
         for out, img in zip(scores, renders, strict=True):
             v = masked_ssim((img / 2 + 0.5).clamp(0, 1), gt, mask)
             if torch.isnan(v).any():
-                raise L2RError(f"{data}: a '{split}' image has no rendered face pixels to compare")
+                what = "rendered face" if source == "render" else f"{source} face-mask"
+                raise L2RError(
+                    f"{data}: a '{split}' image has no {what} pixels to compare "
+                    f"(at least {SSIM_WINDOW // 2} px from the border)"
+                )
             out.append(v.cpu())
     return [
-        TextureResult(n, torch.cat(v).double().numpy()) for n, v in zip(names, scores, strict=True)
+        TextureResult(n, torch.cat(v).double().numpy(), source)
+        for n, v in zip(names, scores, strict=True)
     ]

@@ -301,9 +301,10 @@ def texture(
     """Texture SSIM on the face region, re-render vs. ground truth (paper sec. 5).
 
     The first degraded variant 'lq' (or with --input image the original) goes in; the proxy's
-    render (and, for an 'arn', 'grn' or
-    'mutual' checkpoint, the re-render of the restored albedo on its geometry) is compared with
-    the GT image by 11x11 Gaussian SSIM averaged over the rendered face mask.
+    render (and, for an 'arn', 'grn' or 'mutual' checkpoint, the re-render of the restored
+    albedo on its geometry) is compared with the GT image by 11x11 Gaussian SSIM averaged over
+    the ground truth's face mask (its 'mask', else GT depth below the background); only data
+    with neither falls back to the render mask, and the column says which.
 
     \b
     Example:
@@ -324,8 +325,9 @@ def texture(
     ]
     rows = [r.summary() for r in results]
     title = f"Texture SSIM on {data} [{split}, input={input_field}]"
+    label = f"{results[0].label} ↑"
     cols = [("model", lambda r: str(r["name"])), ("n", lambda r: str(r["n"])),
-            ("SSIM ↑", lambda r: f"{r['ssim_mean']:.4f} ± {r['ssim_std']:.4f}")]  # fmt: skip
+            (label, lambda r: f"{r['ssim_mean']:.4f} ± {r['ssim_std']:.4f}")]  # fmt: skip
     table = _results_table(title, rows, cols, compare, ("ΔSSIM vs (1)", "ssim_mean", "+.4f"))
     if json_out:
         payload = {
@@ -334,7 +336,7 @@ def texture(
         _write_json(json_out, payload)
     if report_dir:
         series = {r.name: r.ssim for r in results}
-        _report(report_dir, title, table, series, "per-image face-region SSIM")
+        _report(report_dir, title, table, series, f"per-image {results[0].label}")
 
 
 @benchmark.command("identity")

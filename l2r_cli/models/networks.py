@@ -28,9 +28,9 @@ def _width(nf: int, level: int) -> int:
 
 def _channels_last(module: nn.Module) -> None:
     """Store the conv weights channels-last: oneDNN's CPU convolutions (and their backward) run
-    faster that way (the five proxy nets' fwd+bwd at nf 16 on one thread: 399 -> 338 ms, docs/
-    MEASUREMENTS.md "Faster proxy step"). Inputs may stay NCHW; outputs come out channels-last, which
-    every later op accepts."""
+    faster that way (the five proxy nets' fwd+bwd at nf 16 on one thread: 399 -> 338 ms,
+    docs/MEASUREMENTS.md "Faster proxy step"). Inputs may stay NCHW; outputs come out
+    channels-last, which every later op accepts."""
     module.to(memory_format=torch.channels_last)
 
 
