@@ -110,7 +110,12 @@ class FaceResult:
 
     def is_face_shaped(self) -> bool | None:
         """Nose tip nearer the camera than the outer eye corners and the cheeks (canonical
-        frame); None without landmarks."""
+        frame); None without landmarks.
+
+        Not evidence that the model saw a face: with the bundled weights a uniform grey
+        square, noise or a coffee cup cropped like a face pass it too (the model draws its
+        template relief whatever the input). ``l2r benchmark photos`` measures whether pose
+        and relief follow real faces (docs/photos_benchmark.md)."""
         d = self.landmark_depths()
         if d is None:
             return None
@@ -122,7 +127,12 @@ class FaceResult:
         from l2r_cli.render.views import CanonicalFace
 
         return CanonicalFace(
-            self.canon_points, self.canon_albedo, self.light, self.fov, self.depth_range
+            self.canon_points,
+            self.canon_albedo,
+            self.light,
+            self.fov,
+            self.depth_range,
+            self.photo_tex,
         )
 
     def mesh(self, trim: float = 0.9):

@@ -191,21 +191,13 @@ def reconstruct(
                 faces += 1
             done += 1
             if not show:
-                shaped = [f.is_face_shaped() for f in res]
-                info(f"{src}: {len(res)} face(s) -> {dirs[Path(src)]}" + _note(shaped))
+                info(f"{src}: {len(res)} face(s) -> {dirs[Path(src)]}")
     where = f" (process {rank + 1}/{world})" if world > 1 else ""
     info(f"{faces} face(s) from {done} photo(s) in {out_dir}{where}")
     if mesh_path is not None and faces:
         info(f"mesh: {mesh_path}")
     if failed:
         raise SystemExit(2)
-
-
-def _note(shaped: list[bool | None]) -> str:
-    bad = [i for i, s in enumerate(shaped) if s is False]
-    if not bad:
-        return ""
-    return f" [yellow](face{', face'.join(map(str, bad))}: nose not in front of eyes/cheeks)[/]"
 
 
 @click.command("render-views")
