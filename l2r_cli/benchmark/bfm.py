@@ -153,6 +153,8 @@ def load_template(source: str | Path | None, data: str | Path, size: int) -> tor
     of ``source`` (an l2r dataset directory; None: ``data`` itself), or a ``.npy`` file holding
     one (H, W) canonical depth in the renderer's units (0.9..1.1 for l2r's cameras)."""
     src = Path(source) if source is not None else Path(data)
+    if not src.exists():
+        raise L2RError(f"{src}: no such template file or dataset directory")
     if src.is_dir():
         info = open_dataset(src).splits.get("train")
         if info is None or "canon_depth" not in info.fields or info.n == 0:
