@@ -83,6 +83,7 @@ def _write(out: Path) -> None:
     )
     (out / "timing.txt").write_text(
         "started 2026-11-27 00:00:00 UTC (PRESET=quick) at commit abc1234\n"
+        "resumed 2026-11-27 01:00:00 UTC at commit def5678 (parts already done are skipped)\n"
     )
 
 
@@ -117,7 +118,7 @@ def test_tables_from_json(tmp_path):
     assert "of the 37 comparisons" in md
     # the headline: L2R first against the pretrained proxy and the template in the true pose,
     # with its own template and shape gain; the template row is better here (0.80 vs 1.00)
-    assert "trained at commit `abc1234`" in md
+    assert "trained at commit `abc1234` (resumed at `def5678`)" in md
     head = md[md.index("## Headline") : md.index("## Table 2")]
     assert (
         "| L2R (proxy + ARN + GRN + mutual) | l2r/mutual | 1.000 ± 0.100 | 20.00 ± 1.00 "
