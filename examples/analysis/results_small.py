@@ -108,6 +108,13 @@ def pm(mean: float, std: float, digits: int) -> str:
     return f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
+# `benchmark texture`'s mask sources, as the text names them
+MASKS = {
+    "gt": "the ground truth's face mask",
+    "gt-depth": "the ground truth's face (GT depth below the background)",
+    "render": "the render mask (no ground-truth face mask in the data)",
+}
+
 VERDICTS: list[str] = []
 """'holds', 'fails' or 'unclear' (within 2 SE) of every paper claim checked, for the summary."""
 HEADLINE: list[str] = []
@@ -353,8 +360,9 @@ def tables(out: Path, preset: str) -> None:
         "Cosine similarity ↑: mean cosine of dlib face embeddings of the renders (predicted "
         "view, frontal, ±45° yaw and pitch) to the original image's (`l2r benchmark identity`, "
         f"first {next(iter(ident.values()))['n']} test faces), next to the mean over other "
-        "people's originals (chance). SSIM ↑: face-region SSIM of the re-render against the "
-        "ground truth (`l2r benchmark texture`, all test faces).\n"
+        "people's originals (chance). SSIM ↑: SSIM of the re-render against the ground truth "
+        f"averaged over {MASKS.get(tex['l2r/mutual'].get('mask', 'render'), 'the render mask')} "
+        "(`l2r benchmark texture`, all test faces).\n"
     )
     print("| No. | method | run | cosine | chance | SSIM | paper cosine | paper SSIM |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
