@@ -46,6 +46,8 @@ import torch
 from l2r_cli.benchmark.face68 import INNER_68, generic_face
 from l2r_cli.errors import L2RError
 from l2r_cli.faces import Crop, alignment_matrix, warp_crop
+from l2r_cli.render.camera import intrinsics, project
+from l2r_cli.render.transform import PIVOT, transform_points
 
 if TYPE_CHECKING:
     from l2r_cli.predictor import Predictor
@@ -228,16 +230,6 @@ def load_photo_faces(
     return faces, notes
 
 
-def rotation_np(rx: float, ry: float, rz: float) -> np.ndarray:
-    """R = Rz Ry Rx (3, 3), as :func:`l2r_cli.render.transform.rotation_matrix`."""
-    cx, sx, cy, sy, cz, sz = (math.cos(rx), math.sin(rx), math.cos(ry), math.sin(ry),
-                              math.cos(rz), math.sin(rz))  # fmt: skip
-    Rx = np.array([[1, 0, 0], [0, cx, -sx], [0, sx, cx]])
-    Ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
-    Rz = np.array([[cz, -sz, 0], [sz, cz, 0], [0, 0, 1]])
-    return Rz @ Ry @ Rx
-
-
 @dataclass(frozen=True)
 class ReferencePose:
     """The generic face fitted to one crop's landmarks.
@@ -255,20 +247,19 @@ class ReferencePose:
 
 def pose_generic(view: np.ndarray, scale: float) -> np.ndarray:
     """The generic face (centred on its inner landmarks) scaled, placed at the pivot
-    (0, 0, 1) and moved by ``view`` (6,) as l2r's view transform moves canonical points:
-    R (p - c) + c + t. -> (68, 3)."""
+    (0, 0, 1) and moved by ``view`` (6,) with l2r's own view transform
+    (:func:`l2r_cli.render.transform.transform_points`: R (p - c) + c + t). -> (68, 3)."""
     g = generic_face()
-    g = (g - g[list(INNER_68)].mean(0)) * scale
-    R = rotation_np(*view[:3])
-    return g @ R.T + np.array([0.0, 0.0, 1.0]) + view[3:6]
+    g = (g - g[list(INNER_68)].mean(0)) * scale + np.array(PIVOT)
+    v = torch.as_tensor(np.asarray(view, float), dtype=torch.float64)
+    return transform_points(torch.from_numpy(g)[None], v[None])[0].numpy()
 
 
 def project_np(points: np.ndarray, size: int, fov: float) -> np.ndarray:
     """(N, 3) camera points -> (N, 2) pixels of l2r's camera for an S x S image
-    (:func:`l2r_cli.render.camera.intrinsics`)."""
-    f = (size - 1) / 2 / math.tan(math.radians(fov) / 2)
-    c = (size - 1) / 2
-    return points[:, :2] / points[:, 2:3] * f + c
+    (:func:`l2r_cli.render.camera.intrinsics` and :func:`~l2r_cli.render.camera.project`)."""
+    K = intrinsics(size, fov, dtype=torch.float64)
+    return project(torch.from_numpy(np.asarray(points, float))[None], K)[0, :, :2].numpy()
 
 
 def fit_reference_pose(landmarks: np.ndarray, size: int, fov: float = 10.0) -> ReferencePose:
