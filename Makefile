@@ -1,7 +1,13 @@
 # Two entry points for a fresh machine: `make demo` and `make test`.
-# Both create (or refresh) .venv, install the CPU torch first (an unpinned torch would
-# pull a multi-GB CUDA build), then this package with its extras.
+# Both create (or refresh) .venv, install torch first, then this package with its extras.
+# TORCH: the torch requirement (pinned: an unpinned torch takes whatever the index has newest).
+# TORCH_INDEX: a wheel index for it, e.g. https://download.pytorch.org/whl/cpu for the CPU
+# build (about 200 MB). Empty (default): pip's configured index; on the public PyPI on Linux
+# that is the CUDA build (several GB with its nvidia-* packages), where a machine's own index
+# may serve the CPU build (docs/dependencies.md).
 PYTHON ?= python3
+TORCH ?= torch==2.13.0
+TORCH_INDEX ?=
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.l2r-installed
@@ -22,7 +28,7 @@ $(STAMP): pyproject.toml Makefile
 	@$(MAKE) --no-print-directory system-deps
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) '$(TORCH)'
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 

@@ -578,32 +578,11 @@ def resolve(cls: type[T], config_file: str | Path | None, overrides: dict[str, A
 
 
 def to_toml(data: dict[str, Any]) -> str:
-    """Write a nested dict of scalars as TOML (enough for our configs; no dependency)."""
+    """A nested dict of scalars and lists as TOML text (tomli-w, the writer that matches the
+    standard library's tomllib reader)."""
+    import tomli_w
 
-    def scalar(v: Any) -> str:
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, (int, float)):
-            return repr(v)
-        if isinstance(v, str):
-            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        if isinstance(v, (list, tuple)):
-            return "[" + ", ".join(scalar(x) for x in v) + "]"
-        raise TypeError(f"cannot write {type(v).__name__} to TOML")
-
-    lines: list[str] = []
-
-    def table(d: dict[str, Any], name: str) -> None:
-        simple = {k: v for k, v in d.items() if not isinstance(v, dict)}
-        nested = {k: v for k, v in d.items() if isinstance(v, dict)}
-        if name and simple:
-            lines.append(f"[{name}]")
-        for k, v in simple.items():
-            lines.append(f"{k} = {scalar(v)}")
-        if simple:
-            lines.append("")
-        for k, v in nested.items():
-            table(v, f"{name}.{k}" if name else k)
-
-    table(data, "")
-    return "\n".join(lines).rstrip() + "\n"
+    try:
+        return tomli_w.dumps(data)
+    except TypeError as exc:
+        raise TypeError(f"cannot write to TOML: {exc}") from None
