@@ -60,6 +60,7 @@ def _register() -> None:
     # cannot take the whole CLI down at import time of this module.
     from l2r_cli.commands import benchmark, degrade, info, reconstruct, synth, train
     from l2r_cli.commands.benchmark_photos import photos
+    from l2r_cli.commands.benchmark_speed import speed
 
     cli.add_command(synth.synth)
     cli.add_command(degrade.degrade)
@@ -73,6 +74,7 @@ def _register() -> None:
     cli.add_command(reconstruct.export_weights)
     cli.add_command(info.info)
     benchmark.benchmark.add_command(photos)
+    benchmark.benchmark.add_command(speed)
     cli.add_command(benchmark.benchmark)
 
 

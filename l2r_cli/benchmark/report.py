@@ -1,4 +1,5 @@
-"""Markdown reports with plots for ``l2r benchmark bfm --report DIR``.
+"""Benchmark tables (rich on the console, the same as Markdown) and Markdown reports with plots
+for ``l2r benchmark ... --report DIR``.
 
 Writes ``DIR/report.md`` (the table, the command, the data) and PNG plots beside it: histograms
 of the per-image SIDE and MAD of every checkpoint, and, when the test split stores the true
@@ -11,7 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from rich.table import Table
 
+from l2r_cli.console import console
 from l2r_cli.errors import L2RError
 
 #: |yaw| bin edges in degrees of the per-pose curves.
@@ -148,3 +151,66 @@ def write_bfm_report(results, out_dir: str | Path, title: str, command: str) -> 
     path = out / "report.md"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def results_table(
+    title: str, rows: list[dict], cols: list, compare: bool = False, delta: tuple | None = None
+) -> list[str]:
+    """Print the rows as a rich table and return the same table as Markdown lines.
+
+    cols: [(header, row -> str)]; with ``compare`` a 'No.' column leads and, when ``delta`` =
+    (header, key, format) is given, a last column holds row[key] - rows[0][key]."""
+    heads = [h for h, _ in cols]
+    lines = []
+    for i, r in enumerate(rows):
+        cells = [f(r) for _, f in cols]
+        if compare:
+            cells.insert(0, f"({i + 1})")
+            if delta:
+                cells.append(format(r[delta[1]] - rows[0][delta[1]], delta[2]))
+        lines.append(cells)
+    if compare:
+        heads = ["No.", *heads] + ([delta[0]] if delta else [])
+    t = Table(title=title)
+    for h in heads:
+        t.add_column(h)
+    for cells in lines:
+        t.add_row(*cells)
+    console.print(t)
+    md = ["| " + " | ".join(heads) + " |", "|" + " --- |" * len(heads)]
+    return md + ["| " + " | ".join(cells) + " |" for cells in lines]
+
+
+def bfm_columns(rows: list[dict], compare: bool, labels: dict[str, str]) -> list:
+    """The bfm table's columns [(header, row -> str)]: SIDE and MAD, the own-template row's and
+    the shape gains (blank for baselines), with ``compare`` the stage and the change vs (1)."""
+
+    def own(key: str, fmt: str):
+        return lambda r: format(r["own_template"][key], fmt) if "own_template" in r else "—"
+
+    def gain(key: str):
+        def cell(r):
+            if f"shape_gain_{key}" not in r:
+                return "—"
+            return f"{100 * r[f'shape_gain_{key}']:+.1f} ± {100 * r[f'shape_gain_{key}_se']:.1f} %"
+
+        return cell
+
+    cols = [("method", lambda r: labels.get(r["stage"], r["stage"]))] if compare else []
+    cols += [
+        ("model", lambda r: str(r["name"])),
+        ("n", lambda r: str(r["n"])),
+        ("SIDE (×10⁻²) ↓", lambda r: f"{r['side_x100_mean']:.3f} ± {r['side_x100_std']:.3f}"),
+        ("MAD (deg.) ↓", lambda r: f"{r['mad_mean']:.2f} ± {r['mad_std']:.2f}"),
+        ("own template SIDE", own("side_x100_mean", ".3f")),
+        ("own template MAD", own("mad_mean", ".2f")),
+        ("shape gain SIDE", gain("side")),
+        ("shape gain MAD", gain("mad")),
+    ]
+    if compare:
+        first = rows[0]
+        cols += [
+            ("ΔSIDE vs (1)", lambda r: f"{r['side_x100_mean'] - first['side_x100_mean']:+.3f}"),
+            ("ΔMAD vs (1)", lambda r: f"{r['mad_mean'] - first['mad_mean']:+.2f}"),
+        ]
+    return cols

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
+from l2r_cli.benchmark.report import bfm_columns, results_table
 from l2r_cli.console import console, info
 
 _report_option = click.option(
@@ -39,32 +40,6 @@ _compare_option = click.option(
     is_flag=True,
     help="Paper layout: numbered rows and each row's change against row (1).",
 )
-
-
-def _results_table(title, rows, cols, compare=False, delta=None):
-    """Print the rows as a rich table and return the same table as Markdown lines.
-
-    cols: [(header, row -> str)]; with ``compare`` a 'No.' column leads and, when ``delta`` =
-    (header, key, format) is given, a last column holds row[key] - rows[0][key]."""
-    heads = [h for h, _ in cols]
-    lines = []
-    for i, r in enumerate(rows):
-        cells = [f(r) for _, f in cols]
-        if compare:
-            cells.insert(0, f"({i + 1})")
-            if delta:
-                cells.append(format(r[delta[1]] - rows[0][delta[1]], delta[2]))
-        lines.append(cells)
-    if compare:
-        heads = ["No.", *heads] + ([delta[0]] if delta else [])
-    t = Table(title=title)
-    for h in heads:
-        t.add_column(h)
-    for cells in lines:
-        t.add_row(*cells)
-    console.print(t)
-    md = ["| " + " | ".join(heads) + " |", "|" + " --- |" * len(heads)]
-    return md + ["| " + " | ".join(cells) + " |" for cells in lines]
 
 
 def _report(out_dir, title, table, series, xlabel, bars=None) -> None:
@@ -197,7 +172,7 @@ def bfm(
         results.append(res)
         rows.append({**res.summary(), "stage": p.kind})
     title = f"BFM protocol on {data} [{split}, input={input_field}]"
-    _results_table(title, rows, _bfm_columns(rows, compare, STAGE_LABELS), compare)
+    results_table(title, rows, bfm_columns(rows, compare, STAGE_LABELS), compare)
     payload = {"data": str(data), "split": split, "input": input_field, "results": rows}
     if diagnose:
         payload["diagnosis"] = _diagnose_table(predictors, data, split, batch_size, device)
@@ -208,41 +183,6 @@ def bfm(
 
         command = "l2r " + " ".join(sys.argv[1:])
         info(f"wrote {write_bfm_report(results, report_dir, title, command)}")
-
-
-def _bfm_columns(rows: list[dict], compare: bool, labels: dict[str, str]) -> list:
-    """The bfm table's columns [(header, row -> str)]: SIDE and MAD, the own-template row's and
-    the shape gains (blank for baselines), with ``compare`` the stage and the change vs (1)."""
-
-    def own(key: str, fmt: str):
-        return lambda r: format(r["own_template"][key], fmt) if "own_template" in r else "—"
-
-    def gain(key: str):
-        def cell(r):
-            if f"shape_gain_{key}" not in r:
-                return "—"
-            return f"{100 * r[f'shape_gain_{key}']:+.1f} ± {100 * r[f'shape_gain_{key}_se']:.1f} %"
-
-        return cell
-
-    cols = [("method", lambda r: labels.get(r["stage"], r["stage"]))] if compare else []
-    cols += [
-        ("model", lambda r: str(r["name"])),
-        ("n", lambda r: str(r["n"])),
-        ("SIDE (×10⁻²) ↓", lambda r: f"{r['side_x100_mean']:.3f} ± {r['side_x100_std']:.3f}"),
-        ("MAD (deg.) ↓", lambda r: f"{r['mad_mean']:.2f} ± {r['mad_std']:.2f}"),
-        ("own template SIDE", own("side_x100_mean", ".3f")),
-        ("own template MAD", own("mad_mean", ".2f")),
-        ("shape gain SIDE", gain("side")),
-        ("shape gain MAD", gain("mad")),
-    ]
-    if compare:
-        first = rows[0]
-        cols += [
-            ("ΔSIDE vs (1)", lambda r: f"{r['side_x100_mean'] - first['side_x100_mean']:+.3f}"),
-            ("ΔMAD vs (1)", lambda r: f"{r['mad_mean'] - first['mad_mean']:+.2f}"),
-        ]
-    return cols
 
 
 def _diagnose_table(predictors, data, split, batch_size, device) -> list[dict]:
@@ -328,7 +268,7 @@ def texture(
     label = f"{results[0].label} ↑"
     cols = [("model", lambda r: str(r["name"])), ("n", lambda r: str(r["n"])),
             (label, lambda r: f"{r['ssim_mean']:.4f} ± {r['ssim_std']:.4f}")]  # fmt: skip
-    table = _results_table(title, rows, cols, compare, ("ΔSSIM vs (1)", "ssim_mean", "+.4f"))
+    table = results_table(title, rows, cols, compare, ("ΔSSIM vs (1)", "ssim_mean", "+.4f"))
     if json_out:
         payload = {
             "data": str(data), "split": split, "input": input_field, "size": size, "results": rows
@@ -404,7 +344,7 @@ def identity(
     cols = [("model", lambda r: str(r["name"])), ("n", lambda r: str(r["n"])),
             ("cosine ↑", lambda r: f"{r['cos_mean']:.4f} ± {r['cos_std']:.4f}"),
             ("worst view", worst), ("chance", lambda r: f"{r['chance_mean']:.4f}")]  # fmt: skip
-    table = _results_table(title, rows, cols, compare, ("Δcosine vs (1)", "cos_mean", "+.4f"))
+    table = results_table(title, rows, cols, compare, ("Δcosine vs (1)", "cos_mean", "+.4f"))
     if json_out:
         payload = {"data": str(data), "split": split, "input": input_field, "results": rows}
         _write_json(json_out, payload)
@@ -444,7 +384,7 @@ def threedfaw(g, root, paths, split, batch_size, compare, json_out, report_dir) 
     cols = [("model", lambda r: str(r["name"])), ("n", lambda r: str(r["n"])),
             ("depth corr. ↑ (max 66)", lambda r: f"{r['depth_corr']:.2f}"),
             ("mean |r|", lambda r: f"{r['mean_abs_r']:.3f}")]  # fmt: skip
-    table = _results_table(title, rows, cols, compare, ("Δcorr. vs (1)", "depth_corr", "+.2f"))
+    table = results_table(title, rows, cols, compare, ("Δcorr. vs (1)", "depth_corr", "+.2f"))
     if json_out:
         _write_json(json_out, {"root": str(root), "split": split, "results": rows})
     if report_dir:
@@ -502,7 +442,7 @@ def photoface(g, root, paths, list_file, image, batch_size, compare, json_out, r
             ("MAD (deg.) ↓", lambda r: f"{r['mad_mean']:.2f} ± {r['mad_std']:.2f}"),
             *((f"< {t}° ↑", lambda r, t=t: f"{r[f'pct_under_{t}']:.1f}%")
               for t in (20, 25, 30))]  # fmt: skip
-    table = _results_table(title, rows, cols, compare, ("ΔMAD vs (1)", "mad_mean", "+.2f"))
+    table = results_table(title, rows, cols, compare, ("ΔMAD vs (1)", "mad_mean", "+.2f"))
     if json_out:
         payload = {"root": str(root), "list": str(list_file) if list_file else None,
                    "image": image, "results": rows}  # fmt: skip
@@ -510,223 +450,3 @@ def photoface(g, root, paths, list_file, image, batch_size, compare, json_out, r
     if report_dir:
         series = {r.name: r.mad for r in results}
         _report(report_dir, title, table, series, "per-face MAD (deg.)")
-
-
-def _parse_workers(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:
-    from l2r_cli.errors import L2RError
-
-    try:
-        out = tuple(int(x) for x in value.split(","))
-    except ValueError:
-        out = ()
-    if not out or any(w < 0 for w in out):
-        raise L2RError(f"--degrade-workers expects worker counts like 0,1,2, got {value!r}")
-    return out
-
-
-@benchmark.command("speed")
-@click.option(
-    "--case",
-    type=click.Choice(["proxy", "degrade", "all"]),
-    default="proxy",
-    show_default=True,
-    help="proxy: train-proxy step parts; degrade: l2r degrade vs a plain loop.",
-)
-@click.option("--batch-size", default=16, show_default=True, type=click.IntRange(min=1))
-@click.option("--image-size", default=64, show_default=True, type=click.Choice(["32", "64", "128"]))
-@click.option("--nf", default=64, show_default=True, type=click.IntRange(min=4))
-@click.option("--repeats", default=10, show_default=True, type=click.IntRange(min=1))
-@click.option("--num-workers", default=2, show_default=True, type=click.IntRange(min=0))
-@click.option("--data", metavar="DIR", help="Read batches from this dataset (default: temp data).")
-@click.option(
-    "--images",
-    default=2000,
-    show_default=True,
-    type=click.IntRange(min=1),
-    metavar="N",
-    help="degrade case: number of synthetic photos.",
-)
-@click.option(
-    "--photo-size",
-    default=256,
-    show_default=True,
-    type=click.IntRange(min=32),
-    metavar="PX",
-    help="degrade case: size of the synthetic photos (GT 256, degraded 32, 4 variants).",
-)
-@click.option(
-    "--photo-format",
-    type=click.Choice(["png", "jpg"]),
-    default="png",
-    show_default=True,
-    help="degrade case: file format of the synthetic photos.",
-)
-@click.option(
-    "--degrade-workers",
-    default="0,1,2",
-    show_default=True,
-    callback=_parse_workers,
-    metavar="N,N,...",
-    help="degrade case: worker counts to time (0 = in-process).",
-)
-@click.option(
-    "--degrade-rounds",
-    default=1,
-    show_default=True,
-    type=click.IntRange(min=1),
-    metavar="R",
-    help="degrade case: run every case R times, interleaved; report medians.",
-)
-@_json_option
-@click.pass_obj
-def speed(
-    g,
-    case,
-    batch_size,
-    image_size,
-    nf,
-    repeats,
-    num_workers,
-    data,
-    images,
-    photo_size,
-    photo_format,
-    degrade_workers,
-    degrade_rounds,
-    json_out,
-) -> None:
-    """Per-step time of the proxy's nets vs renderer vs losses vs data loading, and img/s;
-    with --case degrade, images/s and peak memory of `l2r degrade` (0, 1, 2 workers) against a
-    plain single-process Pillow/NumPy loop doing the same operations.
-
-    \b
-    Example:
-      l2r benchmark speed --batch-size 16 --image-size 64
-      l2r benchmark speed --case degrade --images 2000 --json degrade_speed.json
-    """
-    payload: dict = {}
-    if case in ("degrade", "all"):
-        payload["degrade"] = _degrade_speed(
-            images, photo_size, photo_format, degrade_workers, degrade_rounds
-        )
-    if case in ("proxy", "all"):
-        payload.update(_proxy_speed(g, batch_size, image_size, nf, repeats, num_workers, data))
-    if json_out:
-        _write_json(json_out, payload)
-
-
-def _degrade_speed(images: int, size: int, fmt: str, workers: tuple[int, ...], rounds: int) -> dict:
-    """Run and print the degrade case; returns its JSON payload."""
-    import os
-
-    from l2r_cli.benchmark.degrade_speed import run_degrade_speed
-
-    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    with console.status(f"degrade case: {images} synthetic {size}px {fmt} photos..."):
-        timings, same, every = run_degrade_speed(
-            images=images,
-            size=size,
-            workers=workers,
-            fmt=fmt,
-            rounds=rounds,
-            on_case=lambda t: info(f"  {t.name}: {t.images_per_second:.1f} images/s"),
-        )
-    base, shared = timings[0].images_per_second, timings[1].images_per_second
-    t = Table(
-        title=f"l2r degrade vs a plain loop: {images} photos {size}px {fmt} -> GT 256, 4x32",
-        caption="×shared: relative to the plain loop with the shared FFT; MB: peak resident"
-        + (f"; median of {rounds} interleaved rounds" if rounds > 1 else ""),
-    )
-    cols = ("case", "img/s", "×plain", "×shared", "s", "CPU ms/img", "MB main (start)")
-    for col in (*cols, "MB worker"):
-        t.add_column(col)
-    for r in timings:
-        t.add_row(
-            r.name,
-            f"{r.images_per_second:.1f}",
-            f"{r.images_per_second / base:.2f}",
-            f"{r.images_per_second / shared:.2f}",
-            f"{r.seconds:.1f}",
-            f"{r.cpu_ms_per_image:.1f}",
-            f"{r.rss_peak_mb:.0f} ({r.rss_start_mb:.0f})",
-            f"{r.worker_rss_peak_mb:.0f}" if r.workers else "-",
-        )
-    console.print(t)
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    info(
-        f"load average before the run {load_before:.2f}, after {load:.2f} (images/s and, less "
-        f"so, CPU ms/img need an otherwise idle machine)"
-    )
-    info(
-        f"outputs identical to the plain loop's (GT, variants, parameters): "
-        f"{'yes' if same else 'NO' if same is not None else 'not compared (JPEG draft)'}; "
-        f"{os.cpu_count()} CPUs"
-    )
-    return {
-        "images": images,
-        "photo_size": size,
-        "photo_format": fmt,
-        "cpus": os.cpu_count(),
-        "rounds": rounds,
-        "img_per_s_every_round": every,
-        "load_average_before": load_before,
-        "load_average_after": load,
-        "outputs_identical": same,
-        "timings": [
-            {
-                "name": r.name,
-                "workers": r.workers,
-                "seconds": r.seconds,
-                "img_per_s": r.images_per_second,
-                "x_plain": r.images_per_second / base,
-                "x_plain_shared_fft": r.images_per_second / shared,
-                "rss_start_mb": r.rss_start_mb,
-                "rss_peak_mb": r.rss_peak_mb,
-                "worker_rss_peak_mb": r.worker_rss_peak_mb,
-                "cpu_main_s": r.cpu_main_s,
-                "cpu_workers_s": r.cpu_workers_s,
-                "cpu_ms_per_image": r.cpu_ms_per_image,
-            }
-            for r in timings
-        ],
-    }
-
-
-def _proxy_speed(g, batch_size, image_size, nf, repeats, num_workers, data) -> dict:
-    """Run and print the proxy case (the default); returns its JSON payload."""
-    from l2r_cli.benchmark.speed import run_speed
-    from l2r_cli.device import resolve_device
-
-    device = resolve_device(g.device)
-    res = run_speed(
-        batch_size,
-        int(image_size),
-        nf,
-        repeats,
-        3,
-        num_workers,
-        Path(data) if data else None,
-        device,
-    )
-    base = res[0].seconds
-    t = Table(title=f"train-proxy step parts, {image_size}px, batch {batch_size}, {device}")
-    for col in ("part", "ms / step", "img/s", "× nets fwd+bwd"):
-        t.add_column(col)
-    for r in res:
-        t.add_row(
-            r.name,
-            f"{r.seconds * 1e3:.1f}",
-            f"{r.images_per_second:.1f}",
-            f"{r.seconds / base:.3f}",
-        )
-    console.print(t)
-    return {
-        "device": str(device),
-        "batch_size": batch_size,
-        "image_size": int(image_size),
-        "nf": nf,
-        "torch_threads": __import__("torch").get_num_threads(),
-        "timings": [
-            {"name": r.name, "seconds": r.seconds, "img_per_s": r.images_per_second} for r in res
-        ],
-    }

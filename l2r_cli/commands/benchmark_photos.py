@@ -7,12 +7,12 @@ from pathlib import Path
 
 import click
 
+from l2r_cli.benchmark.report import results_table
 from l2r_cli.commands.benchmark import (
     _compare_option,
     _json_option,
     _report,
     _report_option,
-    _results_table,
     _write_json,
 )
 from l2r_cli.console import info
@@ -64,7 +64,7 @@ def _margin_table(summary: dict) -> list[str]:
     cols += [(f"vs {row}", cell(row)) for row in ROWS[1:] if row in present]
     cols += [("works", lambda r: "yes" if r["works"] else "no")]
     title = f"{summary['name']}: paired margin over each null row (works: every z > {VERDICT_SE:g})"
-    return _results_table(title, rows, cols)
+    return results_table(title, rows, cols)
 
 
 @click.command("photos")
@@ -137,7 +137,7 @@ def photos(
             ("yaw err. (deg.) ↓", _cell("yaw_err", ".2f")),
             ("pitch err. (deg.) ↓", _cell("pitch_err", ".2f")),
             ("depth r ↑", _cell("depth_r", ".3f"))]  # fmt: skip
-    table = _results_table(title, rows, cols, compare, ("Δdepth r vs (1)", "depth_r_mean", "+.3f"))
+    table = results_table(title, rows, cols, compare, ("Δdepth r vs (1)", "depth_r_mean", "+.3f"))
     for s in summaries:
         table += ["", *_margin_table(s)]
         pose = s["pose"]
