@@ -4,22 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import torch
 from torch import Tensor
 
-from l2r_cli.config import ProxyModelConfig, from_dict
-from l2r_cli.engine.checkpoint import load_checkpoint
-from l2r_cli.errors import L2RError
+from l2r_cli.inference import MODEL_KINDS, RefinedModel, load_model
 from l2r_cli.models.proxy import Proxy
 from l2r_cli.render import Renderer
 
-if TYPE_CHECKING:
-    from l2r_cli.stages.grn import RefinedModel
-
 #: Checkpoint kinds whose geometry can be evaluated.
-GEOMETRY_KINDS = ("proxy", "arn", "grn", "mutual")
+GEOMETRY_KINDS = MODEL_KINDS
 
 #: How benchmark tables name each kind ('+ARN' has its proxy's geometry: the ARN makes albedo).
 STAGE_LABELS = {
@@ -130,24 +125,10 @@ class RefinedPredictor:
 
 def load_predictor(path: str | Path, device: torch.device) -> Predictor:
     """Build the predictor stored in a checkpoint file or run directory (latest checkpoint)."""
-    ckpt = load_checkpoint(path, expect_kind=GEOMETRY_KINDS)
-    if ckpt["kind"] in ("grn", "mutual"):
-        from l2r_cli.stages.mutual import load_refined
-
-        return RefinedPredictor(str(path), load_refined(path, device, ckpt), ckpt["kind"])
-    if ckpt["kind"] == "arn":
-        from l2r_cli.stages.arn import load_arn
-
-        return ProxyPredictor(str(path), load_arn(path, device, ckpt)[1], "arn")
-    try:
-        model_cfg = from_dict(ProxyModelConfig, ckpt["config"]["model"], prefix="model.")
-        model = Proxy(model_cfg)
-        model.load_state_dict(ckpt["models"]["proxy"])
-    except (KeyError, TypeError, RuntimeError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise L2RError(f"{path}: proxy checkpoint does not match its config ({first})") from None
-    model.to(device).eval()
-    return ProxyPredictor(name=str(path), model=model)
+    m = load_model(path, device)
+    if m.refined is not None:
+        return RefinedPredictor(str(path), m.refined, m.kind)
+    return ProxyPredictor(str(path), m.proxy, m.kind)
 
 
 def renderer_of(predictor: Predictor, device: torch.device) -> Renderer:

@@ -29,7 +29,6 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 
 from l2r_cli.data.dataset import L2RDataset, open_dataset
-from l2r_cli.engine.checkpoint import load_checkpoint
 from l2r_cli.errors import L2RError
 
 SSIM_WINDOW = 11
@@ -187,23 +186,16 @@ def evaluate_texture(
     the proxy's size (for 'grn'/'mutual' to the output size, see ``RefinedModel.predict``).
     Mask (:func:`mask_source`, the same for both rows): the dataset's GT face mask ('gt' or
     'gt-depth'), else the proxy's render mask intersected with the model's ('render')."""
-    from l2r_cli.stages.arn import load_arn, load_frozen_proxy, output_renderer, render_restored
+    from l2r_cli.inference import load_model, output_renderer, render_restored
 
-    ck = load_checkpoint(ckpt, expect_kind=("proxy", "arn", "grn", "mutual"))
-    arn = renderer = refined = None
-    if ck["kind"] in ("grn", "mutual"):
-        from l2r_cli.stages.mutual import load_refined
-
-        refined = load_refined(ckpt, device, ck)
-        proxy = refined.proxy
-        names = [f"proxy (of {ckpt})", f"{ck['kind']} ({ckpt})"]
-    elif ck["kind"] == "arn":
-        proxy_path = str(ck["config"]["sources"]["proxy"])
-        _, proxy, arn = load_arn(ckpt, device, ck)
+    m = load_model(ckpt, device)
+    proxy, arn, refined, renderer = m.proxy, m.arn, m.refined, None
+    if refined is not None:
+        names = [f"proxy (of {ckpt})", f"{m.kind} ({ckpt})"]
+    elif arn is not None:
         renderer = output_renderer(proxy, arn.cfg.output_size, device)
-        names = [f"proxy ({proxy_path})", f"proxy + ARN ({ckpt})"]
+        names = [f"proxy ({m.config.sources.proxy})", f"proxy + ARN ({ckpt})"]
     else:
-        proxy = load_frozen_proxy(ckpt, device)
         names = [f"proxy ({ckpt})"]
     info = open_dataset(data)
     if split not in info.splits or info.splits[split].n == 0:

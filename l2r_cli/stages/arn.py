@@ -10,52 +10,42 @@ photometric NLL (eqn. 3).
 
 Neither the proxy nor a frozen (``use_prior``) generator is stored in the ARN checkpoint: the
 checkpoint records their paths and SHA-256 hashes (``sources``), and both are re-read from there.
+
+The ARN's inference pieces (``ArnWeights``, ``load_arn``, ``render_restored``, ...) live in
+:mod:`l2r_cli.inference`; the ``X as X`` imports keep the old import paths working.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
-import hashlib
-import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from l2r_cli.config import ArnRunConfig, ProxyModelConfig, from_dict
-from l2r_cli.engine.checkpoint import load_checkpoint, resolve_checkpoint_path
+from l2r_cli.config import ArnRunConfig
+from l2r_cli.engine.checkpoint import resolve_checkpoint_path
 from l2r_cli.errors import L2RError
+from l2r_cli.inference import (
+    ArnWeights,
+    build_arn,
+    check_source,
+    file_sha256,
+    load_frozen_proxy,
+    output_renderer,
+    render_restored,
+    upsample_factors,
+)
+from l2r_cli.inference import load_arn as load_arn
+from l2r_cli.inference import require_source as require_source
 from l2r_cli.losses import photometric_nll
-from l2r_cli.models.arn import ARN, ArnConfig
-from l2r_cli.models.proxy import Proxy, ProxyFactors, ProxyRender, render_canonical
-from l2r_cli.models.stylegan2 import load_stylegan2
-from l2r_cli.render import Renderer
+from l2r_cli.models.proxy import ProxyFactors, ProxyRender
 from l2r_cli.stages.base import Stage
 from l2r_cli.stages.proxy import make_adam, network_input
 from l2r_cli.viz import grid, to_uint8
-
-_GEN = "arn.generator."
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file's bytes; read once per process while the file is unchanged
-    (resolving the sources and building the stage both check the same files)."""
-    st = os.stat(path)
-    return _sha256(str(Path(path).resolve()), st.st_mtime_ns, st.st_size)
-
-
-@functools.lru_cache(maxsize=16)
-def _sha256(path: str, mtime_ns: int, size: int) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 22), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def resolve_sources(cfg: ArnRunConfig) -> ArnRunConfig:
@@ -77,127 +67,6 @@ def resolve_sources(cfg: ArnRunConfig) -> ArnRunConfig:
         prior_sha256=file_sha256(prior),
     )
     return dataclasses.replace(cfg, sources=src)
-
-
-def check_source(path: str, want: str, what: str, owner: str = "ARN") -> None:
-    """One-line error when a stage's input file (``what``: 'proxy', 'prior', ...) no longer has
-    the SHA-256 recorded when the ``owner`` stage was trained."""
-    if want and file_sha256(path) != want:
-        raise L2RError(f"{what} file {path} changed since the {owner} was trained (new SHA-256)")
-
-
-def require_source(ckpt: str | Path, path: str, want: str, what: str, owner: str = "ARN") -> None:
-    """:func:`check_source` for a file a saved checkpoint ``ckpt`` names, which must exist."""
-    if not Path(path).is_file():
-        raise L2RError(f"{ckpt}: its {what} file {path} is missing")
-    check_source(path, want, what, owner)
-
-
-def load_frozen_proxy(path: str | Path, device: torch.device | str) -> Proxy:
-    """The proxy of a 'proxy' checkpoint, frozen and in eval mode (one-line error otherwise)."""
-    ckpt = load_checkpoint(path, expect_kind="proxy")
-    try:
-        model = Proxy(from_dict(ProxyModelConfig, ckpt["config"]["model"], prefix="model."))
-        model.load_state_dict(ckpt["models"]["proxy"])
-    except (KeyError, TypeError, RuntimeError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise L2RError(f"{path}: proxy checkpoint does not match its config ({first})") from None
-    model.requires_grad_(False)
-    return model.to(device).eval()
-
-
-def build_arn(cfg: ArnRunConfig, proxy_size: int) -> ARN:
-    """The ARN of ``cfg``: generator architecture (and, with use_prior, frozen weights and
-    ``latent_avg``) from the prior file; input and albedo size = the proxy's image size."""
-    g, _, latent_avg, info = load_stylegan2(cfg.sources.prior)
-    m = cfg.model
-    gsize = info.generator.size
-    acfg = ArnConfig(
-        generator=info.generator,
-        input_size=proxy_size,
-        albedo_size=proxy_size,
-        output_size=m.output_size or gsize,
-        n_styles=m.n_styles or None,
-        guided_stages=m.guided_stages,
-        prior_stages=m.prior_stages,
-        nf=m.nf,
-        zdim=m.zdim,
-        mapping_layers=m.mapping_layers,
-        mapping_lr_mul=m.mapping_lr_mul,
-        noise=m.noise,
-        use_prior=m.use_prior,
-        multi_style=m.multi_style,
-        spatial_guidance=m.spatial_guidance,
-        prior_decoder=m.prior_decoder,
-    )
-    if not m.use_prior:
-        return ARN(acfg)
-    if latent_avg is None:  # a fixed seed: the same w_avg on every load and every rank
-        with torch.no_grad():
-            latent_avg = g.mean_latent(4096, generator=torch.Generator().manual_seed(0))
-    return ARN(acfg, g, latent_avg)
-
-
-class ArnWeights(nn.Module):
-    """The ARN as the checkpointed net: with ``use_prior`` its state_dict leaves out the frozen
-    generator (re-read from the prior file), and loading accepts a state without it."""
-
-    def __init__(self, arn: ARN) -> None:
-        super().__init__()
-        self.arn = arn
-
-    @property
-    def frozen_generator(self) -> bool:
-        """True when the generator is the pretrained, frozen prior."""
-        return self.arn.cfg.use_prior
-
-    def forward(self, lq: Tensor, proxy_albedo: Tensor | None) -> Tensor:
-        """lq (B, 3, H, H), proxy_albedo (B, 3, A, A) in [-1, 1] -> albedo (B, 3, O, O)."""
-        return self.arn(lq, proxy_albedo)
-
-    def state_dict(self, *args: Any, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
-        """The module state, without the frozen generator's tensors."""
-        sd = super().state_dict(*args, **kwargs)
-        if self.frozen_generator:
-            skip = kwargs.get("prefix", "") + _GEN
-            for k in [k for k in sd if k.startswith(skip)]:
-                del sd[k]
-        return sd
-
-    def load_state_dict(self, state_dict: Any, strict: bool = True, assign: bool = False):  # type: ignore[override]
-        """Load a state saved by :meth:`state_dict` (the generator keeps its prior weights)."""
-        if self.frozen_generator:
-            own = nn.Module.state_dict(self)
-            state_dict = {**{k: v for k, v in own.items() if k.startswith(_GEN)}, **state_dict}
-        return super().load_state_dict(state_dict, strict=strict, assign=assign)
-
-
-def upsample_factors(f: ProxyFactors, size: int) -> tuple[Tensor, Tensor | None]:
-    """The proxy's canonical depth (B, O, O) and sigma (B, 2, O, O) or None at the output size
-    (bilinear)."""
-    depth = f.depth
-    if depth.shape[-1] != size:
-        depth = F.interpolate(depth[:, None], size=(size, size), mode="bilinear").squeeze(1)
-    sigma = f.sigma
-    if sigma is not None and sigma.shape[-1] != size:
-        sigma = F.interpolate(sigma, size=(size, size), mode="bilinear")
-    return depth, sigma
-
-
-def render_restored(
-    renderer: Renderer, f: ProxyFactors, albedo: Tensor, flip: bool = True
-) -> ProxyRender:
-    """Shade ``albedo`` (B, 3, O, O) with the proxy's depth (upsampled to O) and light and
-    re-render it into the proxy's view with a renderer of size O (and the flip when ``flip``),
-    as :meth:`Proxy.render` does at the proxy's size. Renders are stacked [normal; flipped]."""
-    depth, _ = upsample_factors(f, renderer.image_size)
-    return render_canonical(renderer, depth, albedo, f.light, f.view, flip)
-
-
-def output_renderer(proxy: Proxy, size: int, device: torch.device | str) -> Renderer:
-    """A renderer like the proxy's (same fov and depth range) at ``size``."""
-    c = proxy.cfg
-    return Renderer(size, c.fov, c.min_depth, c.max_depth, device=device)
 
 
 class ArnStage(Stage):
@@ -290,24 +159,3 @@ class ArnStage(Stage):
                 ]
             )
         return grid(rows)
-
-
-def load_arn(
-    path: str | Path, device: torch.device | str, ckpt: dict[str, Any] | None = None
-) -> tuple[ArnRunConfig, Proxy, ARN]:
-    """An 'arn' checkpoint with its proxy and prior (re-read from the recorded paths, hashes
-    checked): -> (config, frozen proxy, ARN in eval mode). ``ckpt``: the file's contents when
-    the caller has already loaded it (kind checked)."""
-    ckpt = ckpt or load_checkpoint(path, expect_kind="arn")
-    cfg = from_dict(ArnRunConfig, ckpt["config"])
-    s = cfg.sources
-    require_source(path, s.proxy, s.proxy_sha256, "proxy")
-    require_source(path, s.prior, s.prior_sha256, "prior")
-    proxy = load_frozen_proxy(s.proxy, device)
-    arn = build_arn(cfg, proxy.cfg.image_size)
-    try:
-        ArnWeights(arn).load_state_dict(ckpt["models"]["arn"])
-    except (KeyError, RuntimeError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise L2RError(f"{path}: ARN checkpoint does not match its config ({first})") from None
-    return cfg, proxy, arn.to(device).eval()

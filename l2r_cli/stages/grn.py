@@ -1,7 +1,8 @@
 """Training stage of the Geometry Refining Network (paper sec. 4.2 and 4.3: "train GRN with ARN
-frozen, using the proxy's view and light"; docs/grn.md), and the pieces later stages and the
-predictors share: the GRN's conditioning inputs, its forward pass, the render of the refined
-surface, and loading a 'grn' checkpoint with everything it stands on.
+frozen, using the proxy's view and light"; docs/grn.md), and the training pieces mutual learning
+reuses (degraded inputs, ground truth, photometric terms). The pieces the predictors share (the
+GRN's conditioning inputs, the render of the refined surface, ``RefinedModel``, ``load_grn``)
+live in :mod:`l2r_cli.inference`; the ``X as X`` imports keep the old import paths working.
 
 Per batch: the frozen proxy sees the degraded image at its size S and gives the canonical depth,
 albedo, light, view and confidence, and its depth seen from the input view (whose normal n_o is
@@ -17,91 +18,36 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from l2r_cli.config import GrnModelConfig, GrnRunConfig, from_dict
+from l2r_cli.config import GrnRunConfig
 from l2r_cli.engine.checkpoint import load_checkpoint, resolve_checkpoint_path
 from l2r_cli.errors import L2RError
-from l2r_cli.losses import photometric_nll
-from l2r_cli.models.arn import ARN
-from l2r_cli.models.grn import GRN, GrnConfig, GrnOutput, laplacian_smoothness, refine_surface
-from l2r_cli.models.proxy import Proxy, ProxyFactors
-from l2r_cli.render import Light, Renderer, normals_from_depth, shade
-from l2r_cli.render.shading import normals_from_points
-from l2r_cli.stages.arn import (
+from l2r_cli.inference import RefinedModel as RefinedModel
+from l2r_cli.inference import (
+    RefinedRender,
     check_source,
     file_sha256,
+    grn_config,
     load_arn,
     output_renderer,
-    require_source,
+    proxy_conditioning,
+    render_refined,
     upsample_factors,
 )
+from l2r_cli.inference import load_grn as load_grn
+from l2r_cli.inference import require_source as require_source
+from l2r_cli.losses import photometric_nll
+from l2r_cli.models.grn import GRN, GrnOutput, laplacian_smoothness
+from l2r_cli.models.proxy import ProxyFactors
+from l2r_cli.render import Light
 from l2r_cli.stages.base import Stage
 from l2r_cli.stages.proxy import make_adam, network_input
 from l2r_cli.viz import depth_tile, grid, normal_tile, to_uint8
-
-
-@dataclass(frozen=True)
-class RefinedRender:
-    """Renders of the refined face, stacked [normal; flipped] (2B, ...) or (B, ...).
-
-    points: (., O, O, 3) the surface of eqn. (5) in canonical camera space;
-    canon_normal: (., O, O, 3); canon_image: (., 3, O, O) shaded albedo in [-1, 1];
-    recon_image: (., 3, O, O) in the view; recon_depth: (., O, O); recon_mask: (., 1, O, O).
-    """
-
-    points: Tensor
-    canon_normal: Tensor
-    canon_image: Tensor
-    recon_image: Tensor
-    recon_depth: Tensor
-    recon_mask: Tensor
-
-
-def render_refined(
-    renderer: Renderer, g: GrnOutput, albedo: Tensor, light: Light, view: Tensor, flip: bool
-) -> RefinedRender:
-    """Shade the refined surface of ``g`` with ``albedo`` (B, 3, O, O) under ``light`` and render
-    it into ``view`` (B, 6) with a renderer of size O, and its horizontal flip when ``flip``
-    (depth, displacement and albedo mirrored; m keeps its channels, since m * n mirrors with n)."""
-    d, m = g.depth, g.displacement
-    if flip:
-        d = torch.cat([d, d.flip(2)], 0)
-        m = torch.cat([m, m.flip(2)], 0)
-        albedo = torch.cat([albedo, albedo.flip(3)], 0)
-        light = light.repeat(2)
-        view = view.repeat(2, 1)
-    points = refine_surface(d, m, renderer.K)
-    normal = normals_from_points(points)
-    canon_image, _ = shade(albedo, normal, light)
-    out = renderer.render_points(canon_image, points, view)
-    return RefinedRender(points, normal, canon_image, out.image, out.depth, out.mask)
-
-
-@torch.no_grad()
-def proxy_conditioning(proxy: Proxy, f: ProxyFactors, size: int) -> tuple[Tensor, Tensor]:
-    """The proxy's inputs to the GRN at the output size: the normal of its depth seen from the
-    input view, n_o (B, O, O, 3), and its canonical depth (B, O, O) (bilinear upsampling)."""
-    r = proxy.render(f, flip=False)
-    normal = proxy.renderer.normals(r.recon_depth)
-    if normal.shape[1] != size:
-        normal = F.interpolate(normal.permute(0, 3, 1, 2), size=(size, size), mode="bilinear")
-        normal = F.normalize(normal, dim=1).permute(0, 2, 3, 1)
-    depth, _ = upsample_factors(f, size)
-    return normal, depth
-
-
-def grn_config(m: GrnModelConfig, size: int, proxy: Proxy) -> GrnConfig:
-    """The GRN of a stage config at output size ``size``, with the proxy's depth range."""
-    c = proxy.cfg
-    return GrnConfig(size, c.min_depth, c.max_depth, proxy.border_depth, arch=m)
 
 
 def lq_inputs(batch: dict[str, Tensor], proxy_size: int, out_size: int) -> tuple[Tensor, Tensor]:
@@ -271,98 +217,3 @@ class GrnStage(Stage):
     def extra_rows(self, albedo: Tensor, g: GrnOutput) -> list[list[np.ndarray]]:
         """More panel rows from the same restored albedo and GRN output (none here)."""
         return []
-
-
-@dataclass
-class RefinedModel:
-    """A trained proxy + ARN + GRN (+ mutual learning's own view and light nets), for inference.
-
-    ``view_net``/``light_net``: the mutual stage's trained copies (None = the proxy's)."""
-
-    proxy: Proxy
-    arn: ARN
-    grn: GRN
-    view_net: nn.Module | None = None
-    light_net: nn.Module | None = None
-    prior: str = ""
-    """The StyleGAN2 file the ARN was built from (its discriminator may start mutual learning)."""
-
-    @property
-    def out_size(self) -> int:
-        """O: the size of the restored albedo and of the refined depth."""
-        return self.grn.cfg.size
-
-    def light_view(self, lq_s: Tensor, f: ProxyFactors) -> tuple[Light, Tensor]:
-        """The light and view used for rendering: the mutual nets' when present."""
-        if self.view_net is None or self.light_net is None:
-            return f.light, f.view
-        gain = self.proxy.basrelief() if self.proxy.basrelief is not None else None
-        view, light = self.proxy.pose_from_raw(self.view_net(lq_s), self.light_net(lq_s), gain)
-        return light, view
-
-    @torch.no_grad()
-    def predict(self, image: Tensor) -> dict[str, Tensor]:
-        """image: (B, 3, O, O) in [-1, 1] (a degraded input upsampled to O) -> depth and normals
-        in the input view (B, O, O) / (B, O, O, 3), mask (B, O, O), canonical depth (pure and
-        refined), displacement, restored albedo, view, light (B, 5: ambient, diffuse, direction)."""
-        o, s = self.out_size, self.proxy.cfg.image_size
-        if image.dim() != 4 or image.shape[1:] != (3, o, o):
-            raise ValueError(f"image must be (B, 3, {o}, {o}), got {tuple(image.shape)}")
-        lq_s = image
-        if s != o:
-            lq_s = F.interpolate(image, size=(s, s), mode="bilinear", antialias=True)
-        f = self.proxy.factors(lq_s)
-        normal_o, depth_o = proxy_conditioning(self.proxy, f, o)
-        albedo = self.arn(lq_s, f.albedo)
-        g = self.grn(image, normal_o, albedo, depth_o)
-        light, view = self.light_view(lq_s, f)
-        renderer = output_renderer(self.proxy, o, image.device)
-        r = render_refined(renderer, g, albedo, light, view, flip=False)
-        return {
-            "depth": r.recon_depth,
-            "normal": normals_from_depth(r.recon_depth, renderer.K),
-            "mask": r.recon_mask[:, 0],
-            "recon_image": r.recon_image,
-            "canon_depth": g.depth,
-            "canon_points": r.points,
-            "displacement": g.displacement,
-            "canon_albedo": albedo,
-            "canon_normal": r.canon_normal,
-            "view": view,
-            "light": torch.cat(
-                [light.ambient[:, None], light.diffuse[:, None], light.direction],
-                1,
-            ),
-        }
-
-    def eval(self) -> RefinedModel:
-        """Eval mode for every net (returns self)."""
-        for m in (self.proxy, self.arn, self.grn, self.view_net, self.light_net):
-            if m is not None:
-                m.eval()
-        return self
-
-
-def _load_state(module: nn.Module, state: dict, path: str | Path, what: str) -> None:
-    try:
-        module.load_state_dict(state)
-    except (KeyError, RuntimeError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise L2RError(f"{path}: {what} does not match its config ({first})") from None
-
-
-def load_grn(
-    path: str | Path, device: torch.device | str, ckpt: dict[str, Any] | None = None
-) -> tuple[GrnRunConfig, RefinedModel]:
-    """A 'grn' checkpoint with the ARN, proxy and prior it names (paths re-read, hashes
-    checked) -> (config, model in eval mode). ``ckpt``: the file's contents when the caller has
-    already loaded it (kind checked)."""
-    ckpt = ckpt or load_checkpoint(path, expect_kind="grn")
-    cfg = from_dict(GrnRunConfig, ckpt["config"])
-    src = cfg.sources
-    require_source(path, src.arn, src.arn_sha256, "ARN", owner="GRN")
-    arn_cfg, proxy, arn = load_arn(src.arn, device)
-    grn = GRN(grn_config(cfg.model, arn.cfg.output_size, proxy))
-    _load_state(grn, ckpt["models"].get("grn", {}), path, "GRN checkpoint")
-    model = RefinedModel(proxy=proxy, arn=arn, grn=grn.to(device), prior=arn_cfg.sources.prior)
-    return cfg, model.eval()

@@ -15,6 +15,9 @@ penalty on real images, as in StyleGAN2, whose discriminator the paper uses.
 
 The frozen proxy still gives the GRN's conditioning (its depth and normal), the ARN's guidance
 (its albedo) and the confidence maps; the proxy's bas-relief gain, if it has one, stays frozen.
+
+``load_mutual`` and ``load_refined`` live in :mod:`l2r_cli.inference`; the ``X as X`` imports
+keep the old import paths working.
 """
 
 from __future__ import annotations
@@ -22,37 +25,33 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from l2r_cli.config import MutualRunConfig, from_dict
+from l2r_cli.config import MutualRunConfig
 from l2r_cli.console import notice_once
 from l2r_cli.engine.checkpoint import load_checkpoint, resolve_checkpoint_path
 from l2r_cli.errors import L2RError
+from l2r_cli.inference import (
+    ArnWeights,
+    RefinedModel,
+    check_source,
+    file_sha256,
+    load_grn,
+    output_renderer,
+    render_refined,
+)
+from l2r_cli.inference import load_mutual as load_mutual
+from l2r_cli.inference import load_refined as load_refined
 from l2r_cli.models.grn import GrnOutput
 from l2r_cli.models.stylegan2 import Discriminator, DiscriminatorConfig, load_stylegan2
 from l2r_cli.render import Light
 from l2r_cli.render.shading import light_from_raw
-from l2r_cli.stages.arn import (
-    ArnWeights,
-    check_source,
-    file_sha256,
-    output_renderer,
-    require_source,
-)
 from l2r_cli.stages.base import Stage
-from l2r_cli.stages.grn import (
-    GrnStage,
-    RefinedModel,
-    _load_state,
-    load_grn,
-    render_refined,
-)
+from l2r_cli.stages.grn import GrnStage
 from l2r_cli.stages.proxy import make_adam
 from l2r_cli.viz import to_uint8
 
@@ -232,33 +231,3 @@ class MutualStage(GrnStage):
             return []
         fake = self.cross_view(albedo, g)
         return [[to_uint8(fake[i] / 2 + 0.5) for i in range(fake.shape[0])]]
-
-
-def load_mutual(
-    path: str | Path, device: torch.device | str, ckpt: dict[str, Any] | None = None
-) -> tuple[MutualRunConfig, RefinedModel]:
-    """A 'mutual' checkpoint with the GRN (and through it the ARN, proxy, prior) it started
-    from -> (config, model in eval mode with the mutually trained weights). ``ckpt``: the
-    file's contents when the caller has already loaded it (kind checked)."""
-    ckpt = ckpt or load_checkpoint(path, expect_kind="mutual")
-    cfg = from_dict(MutualRunConfig, ckpt["config"])
-    require_source(path, cfg.sources.grn, cfg.sources.grn_sha256, "GRN", owner="mutual run")
-    _, model = load_grn(cfg.sources.grn, device)
-    models = ckpt["models"]
-    _load_state(ArnWeights(model.arn), models.get("arn", {}), path, "ARN weights")
-    _load_state(model.grn, models.get("grn", {}), path, "GRN weights")
-    view = copy.deepcopy(model.proxy.net_view)
-    light = copy.deepcopy(model.proxy.net_light)
-    _load_state(view, models.get("view", {}), path, "view net")
-    _load_state(light, models.get("light", {}), path, "light net")
-    model.view_net, model.light_net = view.to(device), light.to(device)
-    return cfg, model.eval()
-
-
-def load_refined(
-    path: str | Path, device: torch.device | str, ckpt: dict[str, Any] | None = None
-) -> RefinedModel:
-    """The inference model of a 'grn' or 'mutual' checkpoint (one-line error for other kinds)."""
-    ckpt = ckpt or load_checkpoint(path, expect_kind=("grn", "mutual"))
-    load = load_grn if ckpt["kind"] == "grn" else load_mutual
-    return load(path, device, ckpt)[1]
