@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -52,3 +53,23 @@ def perceptual_nll(
         mh, mw = mask.shape[-2:]
         mask = F.avg_pool2d(mask, kernel_size=(mh // h, mw // w))
     return masked_mean(loss, mask)
+
+
+def gan_d_loss(real_logit: Tensor, fake_logit: Tensor) -> Tensor:
+    """The discriminator's non-saturating logistic GAN loss (StyleGAN2; the prior and the
+    cross-view loss of eqn. 7): softplus(-D(real)) + softplus(D(fake)), each a batch mean.
+    Logits: (B, 1)."""
+    return F.softplus(-real_logit).mean() + F.softplus(fake_logit).mean()
+
+
+def gan_g_loss(fake_logit: Tensor) -> Tensor:
+    """The generator's side of :func:`gan_d_loss`: softplus(-D(fake)), a batch mean."""
+    return F.softplus(-fake_logit).mean()
+
+
+def r1_penalty(real_logit: Tensor, real: Tensor) -> Tensor:
+    """R1 (Mescheder et al. 2018): the batch mean of |grad_x D(x)|^2 on real images ``real``
+    (B, ...), which must require grad and be what ``real_logit`` (B, 1) was computed from; the
+    graph is kept so the penalty can be backpropagated."""
+    (grad,) = torch.autograd.grad(real_logit.sum(), real, create_graph=True)
+    return grad.pow(2).flatten(1).sum(1).mean()

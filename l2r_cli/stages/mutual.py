@@ -28,7 +28,6 @@ import math
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from l2r_cli.config import MutualRunConfig
@@ -46,6 +45,7 @@ from l2r_cli.inference import (
 )
 from l2r_cli.inference import load_mutual as load_mutual
 from l2r_cli.inference import load_refined as load_refined
+from l2r_cli.losses import gan_d_loss, gan_g_loss, r1_penalty
 from l2r_cli.models.grn import GrnOutput
 from l2r_cli.models.stylegan2 import Discriminator, DiscriminatorConfig, load_stylegan2
 from l2r_cli.render import Light
@@ -184,7 +184,7 @@ class MutualStage(GrnStage):
             d = self.nets["disc"]  # bare and frozen here: no DDP hooks, no gradient into D
             d.requires_grad_(False)
             try:
-                adv = F.softplus(-d(fake)).mean()
+                adv = gan_g_loss(d(fake))
             finally:
                 d.requires_grad_(True)
             loss = loss + self.cfg.loss.alpha * adv
@@ -200,11 +200,10 @@ class MutualStage(GrnStage):
         d = self.net("disc")
         real = real.detach().requires_grad_(self.cfg.disc.r1_gamma > 0)
         real_logit = d(real)
-        loss = F.softplus(-real_logit).mean() + F.softplus(d(fake.detach())).mean()
+        loss = gan_d_loss(real_logit, d(fake.detach()))
         logs = {"d_loss": loss.item()}
         if self.cfg.disc.r1_gamma > 0:
-            (grad,) = torch.autograd.grad(real_logit.sum(), real, create_graph=True)
-            r1 = grad.pow(2).flatten(1).sum(1).mean()
+            r1 = r1_penalty(real_logit, real)
             loss = loss + self.cfg.disc.r1_gamma / 2 * r1
             logs["r1"] = r1.item()
         opt = self._opts["disc"]

@@ -32,6 +32,7 @@ from torch.utils.data import Dataset
 
 from l2r_cli.config import PriorModelConfig, PriorRunConfig
 from l2r_cli.errors import L2RError
+from l2r_cli.losses import gan_d_loss, gan_g_loss, r1_penalty
 from l2r_cli.models.stylegan2 import (
     Discriminator,
     DiscriminatorConfig,
@@ -340,7 +341,7 @@ class PriorStage(Stage):
         with torch.no_grad():
             fake, _ = self._synth(*self._z(b))
         fake_pred, real_pred = d(fake), d(real)
-        d_loss = F.softplus(fake_pred).mean() + F.softplus(-real_pred).mean()
+        d_loss = gan_d_loss(real_pred, fake_pred)
         self._opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         self._opt_d.step()
@@ -348,8 +349,7 @@ class PriorStage(Stage):
         if lo.r1_gamma > 0 and i % lo.d_reg_every == 0:
             x = real.detach().requires_grad_(True)
             pred = d(x)
-            (grad,) = torch.autograd.grad(pred.sum(), x, create_graph=True)
-            r1 = grad.pow(2).flatten(1).sum(1).mean()
+            r1 = r1_penalty(pred, x)
             # 0 * pred keeps D's last bias in the graph, which DDP needs to see every step.
             loss = lo.r1_gamma / 2 * r1 * lo.d_reg_every + 0 * pred[0, 0]
             self._opt_d.zero_grad(set_to_none=True)
@@ -361,7 +361,7 @@ class PriorStage(Stage):
         _requires_grad(self.d, False)
         try:
             fake, _ = synth(*self._z(b))
-            g_loss = F.softplus(-self.d(fake)).mean()
+            g_loss = gan_g_loss(self.d(fake))
             self._opt_g.zero_grad(set_to_none=True)
             g_loss.backward()
             self._opt_g.step()
