@@ -8,8 +8,8 @@ Crop convention. A crop is a similarity transform of the photo (rotation, unifor
 translation) chosen from the landmarks the way FFHQ's alignment does it (from the eye-to-eye and
 eye-to-mouth vectors, robust to yaw), with constants that put the eye centres and the mouth line
 where the training faces have them. For l2r's synthetic faces (:mod:`l2r_cli.data.synth`) those
-are the means of the generator's layout parameters, in the generator's (u, v) frame (u, v in
-[-1, 1] across the crop, v down):
+are the means of the generator's layout parameters (:mod:`l2r_cli.data.face_template`, which
+loads no torch), in the generator's (u, v) frame (u, v in [-1, 1] across the crop, v down):
 
 - eye centres at (+-EYE_U, EYE_V), the mouth line (mid-point of the mouth corners) at
   (0, MOUTH_V);
@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 from scipy.ndimage import map_coordinates
 
-from l2r_cli.data.synth import param_mean
+from l2r_cli.data.face_template import param_mean
 from l2r_cli.errors import L2RError
 
 #: Eye centres at (+-EYE_U, EYE_V) and the mouth line at (0, MOUTH_V) in crop (u, v) units.

@@ -14,9 +14,6 @@ loading a model for ``l2r reconstruct`` or a benchmark does not pull in training
 from __future__ import annotations
 
 import copy
-import functools
-import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +32,7 @@ from l2r_cli.config import (
 )
 from l2r_cli.engine.checkpoint import load_checkpoint
 from l2r_cli.errors import L2RError
+from l2r_cli.fileio import file_sha256
 from l2r_cli.models.arn import ARN, ArnConfig
 from l2r_cli.models.grn import GRN, GrnConfig, GrnOutput, refine_surface
 from l2r_cli.models.proxy import Proxy, ProxyFactors, ProxyRender, render_canonical
@@ -46,22 +44,6 @@ from l2r_cli.render.shading import normals_from_points
 MODEL_KINDS = ("proxy", "arn", "grn", "mutual")
 
 _GEN = "arn.generator."
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file's bytes; read once per process while the file is unchanged
-    (resolving the sources and building the stage both check the same files)."""
-    st = os.stat(path)
-    return _sha256(str(Path(path).resolve()), st.st_mtime_ns, st.st_size)
-
-
-@functools.lru_cache(maxsize=16)
-def _sha256(path: str, mtime_ns: int, size: int) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 22), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def check_source(path: str, want: str, what: str, owner: str = "ARN") -> None:

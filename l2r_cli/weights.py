@@ -7,12 +7,12 @@ or RNG state, no confidence net (only training uses it; the saved config says
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
 from l2r_cli.engine.checkpoint import build_checkpoint, load_checkpoint, save_checkpoint
 from l2r_cli.errors import L2RError
+from l2r_cli.fileio import file_sha256 as sha256
 
 #: Package data: the default model of ``l2r reconstruct`` and ``Reconstructor``.
 DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "proxy_synth64.pt"
@@ -23,15 +23,6 @@ def default_weights() -> Path:
     if not DEFAULT_WEIGHTS.is_file():
         raise L2RError(f"bundled weights missing ({DEFAULT_WEIGHTS}); reinstall l2r or pass --ckpt")
     return DEFAULT_WEIGHTS
-
-
-def sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def export_weights(src: str | Path, dst: str | Path, half: bool = True) -> dict[str, Any]:

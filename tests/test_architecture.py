@@ -30,7 +30,8 @@ def test_inference_does_not_import_training(module):
 @pytest.mark.parametrize(
     "module",
     ["l2r_cli.data.ingest", "l2r_cli.data.degrade_workers", "l2r_cli.data.schema",
-     "l2r_cli.data.writer"],
+     "l2r_cli.data.writer", "l2r_cli.data.degrade_state", "l2r_cli.fileio",
+     "l2r_cli.data.face_template", "l2r_cli.faces"],
 )  # fmt: skip
 def test_worker_side_modules_load_no_torch(module):
     loaded = _loaded(module)

@@ -65,7 +65,6 @@ from l2r_cli.data.degrade_state import (
     _resolve_state,
     _save_part,
     _tsv_field,
-    _write_bytes_atomic,
     _write_preview,
     assign_split,
     fingerprint,
@@ -94,6 +93,7 @@ from l2r_cli.data.ingest import (
     scan,
 )
 from l2r_cli.errors import L2RError
+from l2r_cli.fileio import write_bytes_atomic
 
 # The `name as name` imports above re-export names that lived here before this module was split.
 
@@ -503,7 +503,7 @@ def _run_locked(
     total = sum(written.values())
     skipped.sort(key=lambda t: t[0])
     tsv = "name\treason\n" + "".join(f"{_tsv_field(n)}\t{_tsv_field(r)}\n" for _, n, r in skipped)
-    _write_bytes_atomic(out / SKIPPED_NAME, tsv.encode("utf-8"))
+    write_bytes_atomic(out / SKIPPED_NAME, tsv.encode("utf-8"))
     if total == 0:
         raise L2RError(
             f"none of the {len(sources)} image files in {src} could be used; reasons in "

@@ -31,6 +31,7 @@ from l2r_cli import __version__
 from l2r_cli.data.degrade import DEGRADE_VERSION, PARAM_NAMES
 from l2r_cli.data.ingest import Listing
 from l2r_cli.errors import L2RError
+from l2r_cli.fileio import file_sha256, write_bytes_atomic
 
 if TYPE_CHECKING:
     from l2r_cli.data.degrade_run import DegradeRunConfig
@@ -117,9 +118,7 @@ def _listing_digest(listing: Listing) -> str:
 
 
 def _file_digest(path: str | None) -> str | None:
-    if path is None:
-        return None
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return None if path is None else file_sha256(path)
 
 
 def fingerprint(cfg: DegradeRunConfig, listing: Listing) -> dict[str, Any]:
@@ -245,15 +244,6 @@ class _Lock:
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
-
-
-def _write_bytes_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def _created(state_created: str | None = None) -> str:
@@ -449,7 +439,7 @@ def _write_preview(out: Path, splits: Sequence[str], count: int = 8) -> None:
             grid = preview_grid(f["image"][:n], f["lq"][:n])
         buf = io.BytesIO()
         Image.fromarray(grid).save(buf, format="PNG", compress_level=6)
-        _write_bytes_atomic(out / PREVIEW_NAME, buf.getvalue())
+        write_bytes_atomic(out / PREVIEW_NAME, buf.getvalue())
         return
 
 

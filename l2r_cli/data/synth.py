@@ -12,11 +12,15 @@ Stages of one batch:
    (seed, index) alone, so a sample does not depend on the batch it is made in.
 2. :func:`canonical_depth` evaluates a parametric face surface (head ellipsoid, brow ridge, eye
    sockets, nose, cheeks, lips, chin, jaw) on the pixel rays of the Unsup3D camera;
-   :func:`canonical_albedo` paints skin, hair line, brows, eyes, nostrils and lips on the same grid.
+   :func:`canonical_albedo` paints skin, hair line, brows, eyes, nostrils and lips on the same grid
+   (both in :mod:`l2r_cli.data.synth_face`, re-exported here).
 3. :func:`render_batch` shades the canonical albedo, warps it into the random view at
    ``supersample`` x the output size, composites it over a background and area-averages down; the
    image-view depth and mask are rendered at the output size (exact depth at pixel centres).
 4. :func:`generate` writes Unsup3D's synface PNG layout and an l2r HDF5 dataset.
+
+The parameter table the draws follow, with the palettes and the landmark layout, is plain data in
+:mod:`l2r_cli.data.face_template` (torch-free, so that :mod:`l2r_cli.faces` can read its means).
 
 Coordinates: ``(u, v)`` are ray slopes in units of tan(fov/2), i.e. u = (x - cx) / (cx) at the
 output size S, so u = -1 and u = 1 are the centres of the first and last pixel columns; v points
@@ -39,6 +43,15 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
+from l2r_cli.data.face_template import N_UNIFORMS, PARAMS, param_mean
+from l2r_cli.data.synth_face import (
+    background,
+    canonical_albedo,
+    canonical_depth,
+    face_height,
+    face_mask,
+    ray_grid,
+)
 from l2r_cli.errors import L2RError
 from l2r_cli.render.camera import intrinsics
 from l2r_cli.render.renderer import Renderer
@@ -58,16 +71,37 @@ MAX_DEPTH = 1.1
 
 SPLIT_NAMES = ("train", "val", "test")
 
+__all__ = [
+    "GENERATOR",
+    "GENERATOR_VERSION",
+    "MAX_DEPTH",
+    "MIN_DEPTH",
+    "SPLIT_NAMES",
+    "SampleParams",
+    "SynthBatch",
+    "SynthConfig",
+    "background",
+    "canonical_albedo",
+    "canonical_depth",
+    "check_config",
+    "decode_depth",
+    "encode_depth",
+    "face_height",
+    "face_mask",
+    "generate",
+    "param_mean",
+    "preview_grid",
+    "ray_grid",
+    "render_batch",
+    "sample_params",
+    "sample_seed",
+    "split_counts",
+    "views_and_lights",
+    "write_preview",
+]
+
 # Largest depth a face pixel may have so that its 8-bit code is >= 1 and decodes below MAX_DEPTH.
 _MAX_FACE_DEPTH = MAX_DEPTH - 0.6 * (MAX_DEPTH - MIN_DEPTH) / 255
-# Head pixels whose ellipse radius^2 exceeds this are not part of the face (the silhouette of the
-# ellipsoid is too steep to sample; a face crop shows the front of the head only).
-_HEAD_CUT = 0.94
-# Uniform random numbers drawn per sample before the noise textures (generous; unused are drawn
-# too, so adding a parameter does not shift the noise textures).
-_N_UNIFORMS = 160
-# Grid on which the mean depth of a face is measured (any resolution renders the same surface).
-_REF_SIZE = 64
 
 
 @dataclass(frozen=True)
@@ -128,147 +162,6 @@ class SynthBatch:
 
 # -- random parameters ------------------------------------------------------------------------
 
-# (name, low, high): identity, view, light and background parameters, drawn in this order from
-# U(0, 1) numbers. Lengths in (u, v) units, heights in depth units (see the module docstring).
-_PARAMS: tuple[tuple[str, float, float], ...] = (
-    # head ellipsoid; the jaw narrows the lower half
-    ("head_a", 0.78, 0.90),  # half width
-    ("head_b", 0.96, 1.04),  # half height
-    ("head_cy", -0.08, 0.0),  # centre row
-    ("head_p", 2.0, 2.6),  # superellipse exponent: 2 = ellipse, larger = squarer
-    ("head_c", 0.075, 0.09),  # half depth
-    ("head_flat", 0.35, 0.5),  # exponent of the profile (1 - r^p)^flat: smaller = flatter front
-    ("jaw_taper", 0.2, 0.4),
-    ("depth_mean", 0.995, 1.005),  # mean depth of the face
-    # eyes (left/right offsets give mild asymmetry)
-    ("eye_v", -0.10, -0.02),
-    ("eye_x", 0.28, 0.34),
-    ("eye_dv", -0.012, 0.012),
-    ("eye_dx", -0.01, 0.01),
-    ("eye_w", 0.14, 0.17),
-    ("eye_h", 0.050, 0.065),
-    ("eye_tilt", -0.02, 0.03),  # outer corner raised by this
-    ("socket_d", 0.010, 0.016),
-    ("gaze_x", -0.03, 0.03),
-    ("gaze_y", -0.008, 0.008),
-    ("iris_r", 0.050, 0.062),
-    ("iris_col", 0.0, 1.0),
-    ("iris_shade", 0.7, 1.2),
-    # brows
-    ("brow_gap", 0.13, 0.19),
-    ("brow_dv", -0.015, 0.015),
-    ("brow_arch", 0.015, 0.05),
-    ("brow_thick", 0.04, 0.07),
-    ("brow_len", 0.17, 0.22),
-    ("brow_dark", 0.45, 0.95),
-    ("brow_ridge", 0.003, 0.007),
-    # nose
-    ("nose_len", 0.38, 0.46),  # eye line to nose base
-    ("nose_h", 0.020, 0.032),
-    ("nose_w", 0.095, 0.13),
-    ("nose_dx", -0.012, 0.012),
-    ("tip_h", 0.002, 0.005),
-    ("ala_h", 0.004, 0.008),
-    # mouth and chin
-    ("mouth_gap", 0.17, 0.24),  # nose base to mouth line
-    ("mouth_w", 0.24, 0.31),
-    ("mouth_dv", -0.01, 0.01),
-    ("lip_u", 0.04, 0.06),
-    ("lip_l", 0.05, 0.08),
-    ("smile", -0.02, 0.04),
-    ("lip_h", 0.003, 0.006),
-    ("lip_tint", 0.55, 0.95),
-    ("lip_hue", 0.0, 1.0),
-    ("chin_h", 0.003, 0.008),
-    ("cheek_h", 0.003, 0.007),
-    # skin and hair
-    ("skin_t", 0.0, 1.0),
-    ("skin_r", -0.03, 0.03),
-    ("skin_g", -0.03, 0.03),
-    ("skin_b", -0.03, 0.03),
-    ("blush", 0.0, 0.08),
-    ("mottle", 0.01, 0.05),
-    ("grain", 0.005, 0.02),
-    ("freckle_p", 0.0, 1.0),
-    ("freckle_a", 0.05, 0.2),
-    ("hair_col", 0.0, 1.0),
-    ("hair_p", 0.0, 1.0),  # < 0.1: no hair
-    ("hairline", -0.80, -0.52),
-    ("hair_curve", 0.25, 0.7),
-    ("hair_wave", 0.0, 0.04),  # amplitude of a wavy hair line
-    ("hair_phase", 0.0, 2 * math.pi),
-    ("hair_part", -0.35, 0.35),  # where the hair line peaks (a side parting)
-    ("hair_side", 0.72, 0.90),  # sideburn hair beyond this fraction of the head width
-    ("stubble_p", 0.0, 1.0),
-    ("stubble_a", 0.15, 0.4),
-    # view (scaled by the config's ranges)
-    ("pitch", -1.0, 1.0),
-    ("yaw", -1.0, 1.0),
-    ("roll", -1.0, 1.0),
-    ("tx", -1.0, 1.0),
-    ("ty", -1.0, 1.0),
-    # light
-    ("ambient", 0.30, 0.70),
-    ("diffuse", 0.0, 1.0),  # mapped to [0.2, 1.05 - ambient]
-    ("light_dx", -0.9, 0.9),
-    ("light_dy", -0.6, 0.9),  # dy > 0 lights from above (shading frame: n . l, l ~ (dx, dy, 1))
-    # background
-    ("bg_kind", 0.0, 1.0),
-    ("bg_r0", 0.0, 1.0),
-    ("bg_g0", 0.0, 1.0),
-    ("bg_b0", 0.0, 1.0),
-    ("bg_r1", 0.0, 1.0),
-    ("bg_g1", 0.0, 1.0),
-    ("bg_b1", 0.0, 1.0),
-    ("bg_angle", 0.0, 2 * math.pi),
-    ("bg_noise", 0.05, 0.3),
-)
-assert len(_PARAMS) <= _N_UNIFORMS
-
-
-def param_mean(name: str) -> float:
-    """Mean of a layout parameter over the generator's distribution (the middle of its range);
-    used by the crop convention of real photos (:mod:`l2r_cli.faces`)."""
-    for n, lo, hi in _PARAMS:
-        if n == name:
-            return (lo + hi) / 2
-    raise KeyError(name)
-
-
-# Skin albedos from light to dark (linear interpolation between neighbours).
-_SKIN = torch.tensor(
-    [
-        [0.93, 0.78, 0.68],
-        [0.88, 0.68, 0.56],
-        [0.78, 0.58, 0.45],
-        [0.66, 0.46, 0.34],
-        [0.50, 0.34, 0.24],
-        [0.36, 0.24, 0.17],
-    ]
-)
-_HAIR = torch.tensor(
-    [
-        [0.05, 0.04, 0.04],
-        [0.14, 0.09, 0.06],
-        [0.28, 0.18, 0.11],
-        [0.45, 0.22, 0.10],
-        [0.68, 0.55, 0.35],
-        [0.55, 0.54, 0.52],
-    ]
-)
-_HAIR_P = torch.tensor([0.3, 0.3, 0.17, 0.07, 0.11, 0.05])
-_IRIS = torch.tensor(
-    [
-        [0.30, 0.17, 0.08],
-        [0.16, 0.09, 0.05],
-        [0.30, 0.45, 0.62],
-        [0.32, 0.45, 0.30],
-        [0.45, 0.48, 0.50],
-        [0.45, 0.34, 0.15],
-    ]
-)
-_IRIS_P = torch.tensor([0.3, 0.25, 0.15, 0.1, 0.08, 0.12])
-
 
 @dataclass(frozen=True)
 class SampleParams:
@@ -292,8 +185,8 @@ def sample_params(seed: int, index: int, size: int, supersample: int) -> SampleP
     """Draw sample ``index``'s parameters and noise textures from a generator seeded by
     (seed, index) only (noise at the rendering size S * supersample)."""
     g = torch.Generator().manual_seed(sample_seed(seed, index))
-    uni = torch.rand(_N_UNIFORMS, generator=g, dtype=torch.float64)
-    values = {name: lo + (hi - lo) * float(uni[i]) for i, (name, lo, hi) in enumerate(_PARAMS)}
+    uni = torch.rand(N_UNIFORMS, generator=g, dtype=torch.float64)
+    values = {name: lo + (hi - lo) * float(uni[i]) for i, (name, lo, hi) in enumerate(PARAMS)}
     hi_res = size * supersample
     noise = {
         # low-frequency skin colour variation, upsampled smoothly
@@ -319,282 +212,6 @@ def _stack(params: list[SampleParams]) -> tuple[dict[str, Tensor], dict[str, Ten
     }
     noise = {k: torch.stack([p.noise[k] for p in params]) for k in params[0].noise}
     return vals, noise
-
-
-# -- geometry ---------------------------------------------------------------------------------
-
-
-def ray_grid(size: int, supersample: int = 1) -> tuple[Tensor, Tensor]:
-    """Ray slopes u (1, W) and v (H, 1), H = W = size * supersample, in units of tan(fov/2) of
-    the output camera (size S); sub-pixel centres of output pixel i average to u_i.
-
-    The grid is kept separable (a row and a column that broadcast to (H, W)): most terms of the
-    face depend on u or v alone, so they are computed on vectors and combined once.
-    """
-    n = size * supersample
-    x = (torch.arange(n, dtype=torch.float32) - (supersample - 1) / 2) / supersample
-    u = (x - (size - 1) / 2) / ((size - 1) / 2)
-    return u.view(1, n), u.view(n, 1)
-
-
-def _g1(x: Tensor, c: Tensor | float, s: Tensor | float) -> Tensor:
-    """1D Gaussian profile exp(-((x - c) / s)^2 / 2)."""
-    return torch.exp(-0.5 * ((x - c) / s) ** 2)
-
-
-def _gauss(u: Tensor, v: Tensor, cu: Tensor | float, cv: Tensor | float, su, sv) -> Tensor:
-    """Separable Gaussian bump exp(-((u-cu)/su)^2/2) * exp(-((v-cv)/sv)^2/2)."""
-    return torch.exp(-0.5 * ((u - cu) / su) ** 2) * torch.exp(-0.5 * ((v - cv) / sv) ** 2)
-
-
-def _layout(p: dict[str, Tensor]) -> dict[str, Tensor]:
-    """Derived landmark positions shared by the surface and the albedo (all (B, 1, 1))."""
-    nose_v = p["eye_v"] + p["nose_len"]
-    mouth_v = nose_v + p["mouth_gap"] + p["mouth_dv"]
-    return {
-        "nose_v": nose_v,  # nose base (nostrils)
-        "tip_v": nose_v - 0.05,
-        "mouth_v": mouth_v,
-        "brow_v": p["eye_v"] - p["brow_gap"],
-        "chin_v": mouth_v + 0.30,
-    }
-
-
-def _head(p: dict[str, Tensor], u: Tensor, v: Tensor) -> Tensor:
-    """Superellipse radius^p of the head outline (B, H, W): < 1 inside, jaw narrowed."""
-    dv = (v - p["head_cy"]) / p["head_b"]
-    jaw = 1 - p["jaw_taper"] * (dv - 0.15).clamp(min=0) ** 2 / 0.85**2
-    du = u / (p["head_a"] * jaw)
-    return du.abs() ** p["head_p"] + dv.abs() ** p["head_p"]
-
-
-def _eye_centres(p: dict[str, Tensor], side: int) -> tuple[Tensor, Tensor]:
-    """Centre (u, v) of the eye on ``side`` (-1 = image left, +1 = image right)."""
-    cu = side * (p["eye_x"] + side * p["eye_dx"] * 0.5)
-    cv = p["eye_v"] + side * p["eye_dv"] * 0.5
-    return cu, cv
-
-
-def face_height(p: dict[str, Tensor], u: Tensor, v: Tensor) -> Tensor:
-    """Height of the face surface towards the camera (B, H, W), in depth units.
-
-    Defined (and smooth) everywhere so that normals at the edge of the face mask are exact; only
-    the head region (:func:`face_mask`) is a surface that gets rendered.
-    """
-    L = _layout(p)
-    r = _head(p, u, v)
-    h = p["head_c"] * (1 - r).clamp(min=0) ** p["head_flat"]
-
-    # brow ridge: a bar above the eyes, fading towards the temples
-    h = h + p["brow_ridge"] * torch.exp(-((u / 0.5) ** 4)) * _g1(v, L["brow_v"] + 0.03, 0.07)
-    for side in (-1, 1):
-        cu, cv = _eye_centres(p, side)
-        # eye socket, the eyeball inside it, cheek and temple
-        h = h - p["socket_d"] * _gauss(u, v, cu, cv + 0.01, 0.16, 0.10)
-        h = h + 0.35 * p["socket_d"] * _gauss(u, v, cu, cv, 0.10, 0.05)
-        h = h + p["cheek_h"] * _gauss(u, v, side * 0.40, cv + 0.25, 0.16, 0.14)
-        h = h - 0.003 * _gauss(u, v, side * 0.63, cv - 0.15, 0.10, 0.15)
-
-    # nose: a ridge from between the eyes to the tip that widens and rises downwards
-    nu = u - p["nose_dx"]
-    v0 = p["eye_v"] - 0.04
-    t = ((v - v0) / (L["tip_v"] - v0)).clamp(0, 1)
-    width = 0.055 + 0.05 * t
-    after = torch.exp(-0.5 * ((v - L["tip_v"]).clamp(min=0) / 0.045) ** 2)
-    ridge = (
-        (0.15 + 0.85 * t**1.3)
-        * after
-        * (v > v0 - 0.1)
-        * torch.exp(-0.5 * ((v - v0).clamp(max=0) / 0.05) ** 2)
-    )
-    h = h + p["nose_h"] * ridge * torch.exp(-0.5 * (nu / width) ** 2)
-    h = h + p["tip_h"] * _gauss(nu, v, 0, L["tip_v"], 0.06, 0.05)
-    for side in (-1, 1):
-        h = h + p["ala_h"] * _gauss(nu, v, side * p["nose_w"], L["nose_v"] - 0.03, 0.05, 0.045)
-        h = h - 0.003 * _gauss(nu, v, side * 0.045, L["nose_v"] + 0.005, 0.022, 0.014)
-
-    # mouth: a forward bulge of the muzzle, the lips, the crease between them and under them
-    mv = L["mouth_v"]
-    h = h + 0.006 * _gauss(u, v, 0, mv - 0.02, 0.30, 0.16)
-    lips_u = torch.exp(-((u / (p["mouth_w"] * 1.05)) ** 4))
-    h = h + p["lip_h"] * lips_u * _g1(v, mv - p["lip_u"] * 0.5, p["lip_u"] * 0.7)
-    h = h + p["lip_h"] * lips_u * _g1(v, mv + p["lip_l"] * 0.5, p["lip_l"] * 0.7)
-    h = h - 0.002 * lips_u * _g1(v, mv + p["smile"] * (u / p["mouth_w"]) ** 2, 0.012)
-    h = h - 0.002 * _gauss(u, v, 0, mv + p["lip_l"] + 0.06, 0.14, 0.035)
-    # chin
-    h = h + p["chin_h"] * _gauss(u, v, 0, L["chin_v"], 0.18, 0.10)
-    return h
-
-
-def face_mask(p: dict[str, Tensor], u: Tensor, v: Tensor) -> Tensor:
-    """(B, H, W) bool: rays that hit the face surface (the front of the head)."""
-    return _head(p, u, v) < _HEAD_CUT
-
-
-def canonical_depth(p: dict[str, Tensor], u: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
-    """Frontal depth (B, H, W) of the face surface (defined everywhere) and its mask (B, H, W).
-
-    The depth is ``depth_mean - height + offset`` with the offset chosen so that the mean depth
-    over the face mask at the output size is ``depth_mean`` (about 1, the rotation pivot).
-    """
-    # The offset is computed on one fixed grid so that every resolution gets the same surface.
-    ru, rv = ray_grid(_REF_SIZE)
-    rh, rm = face_height(p, ru, rv), face_mask(p, ru, rv)
-    mean_h = (rh * rm).sum((1, 2), keepdim=True) / rm.sum((1, 2), keepdim=True).clamp(min=1)
-    return p["depth_mean"] + mean_h - face_height(p, u, v), face_mask(p, u, v)
-
-
-# -- albedo -----------------------------------------------------------------------------------
-
-
-def _lerp(a: Tensor, b: Tensor, alpha: Tensor) -> Tensor:
-    """a * (1 - alpha) + b * alpha, broadcasting (B, 3, H, W) colours with (B, 1, H, W) alpha."""
-    return a + (b - a) * alpha
-
-
-def _palette(t: Tensor, table: Tensor, probs: Tensor | None = None) -> Tensor:
-    """Colours (B, 3, 1, 1) for numbers t (B, 1, 1) in [0, 1]: categorical when ``probs`` is
-    given, else a linear interpolation along the table."""
-    t = t.view(-1)
-    if probs is not None:
-        idx = torch.searchsorted(probs.cumsum(0) / probs.sum(), t.contiguous()).clamp(
-            max=len(table) - 1
-        )
-        return table[idx].view(-1, 3, 1, 1)
-    x = t * (len(table) - 1)
-    i = x.floor().long().clamp(max=len(table) - 2)
-    f = (x - i).view(-1, 1)
-    return (table[i] * (1 - f) + table[i + 1] * f).view(-1, 3, 1, 1)
-
-
-def _smooth_noise(noise: Tensor, size: int) -> Tensor:
-    """Coarse noise (B, C, h, w) -> smooth (B, C, size, size)."""
-    return F.interpolate(noise, size=(size, size), mode="bicubic", align_corners=True)
-
-
-def canonical_albedo(
-    p: dict[str, Tensor], noise: dict[str, Tensor], u: Tensor, v: Tensor, aa: float
-) -> Tensor:
-    """Frontal albedo (B, 3, H, W) in [0, 1] on the ray grid (u, v) (H, W) at the rendering size.
-
-    ``aa`` is the width (in u units) over which painted edges ramp, about one rendering pixel.
-    Features share their positions with :func:`face_height` through the same parameters.
-    """
-    L = _layout(p)
-    n = u.shape[-1]
-    u4, v4 = u[None, None], v[None, None]  # (1, 1, H, W)
-    p4 = {k: t.unsqueeze(1) for k, t in p.items()}  # (B, 1, 1, 1)
-    L4 = {k: t.unsqueeze(1) for k, t in L.items()}
-
-    def soft(d: Tensor) -> Tensor:  # signed distance (positive inside) -> coverage
-        return (d / aa + 0.5).clamp(0, 1)
-
-    skin = _palette(p["skin_t"], _SKIN) + torch.cat([p4["skin_r"], p4["skin_g"], p4["skin_b"]], 1)
-    hair = _palette(p["hair_col"], _HAIR, _HAIR_P)
-    # skin: smooth mottling, per-pixel grain and (for some) freckles on cheeks and nose
-    col = skin * (1 + p4["mottle"] * _smooth_noise(noise["mottle"], n))
-    col = col * (1 + p4["grain"] * noise["grain"])
-    cheeks = sum(_gauss(u4, v4, s * 0.30, L4["nose_v"] - 0.1, 0.25, 0.15) for s in (-1, 1))
-    speckle = (noise["freckle"] < 0.12 * cheeks).float() * (p4["freckle_p"] < 0.25)
-    col = col * (1 - p4["freckle_a"] * speckle)
-    blush = (
-        4
-        * p4["blush"]
-        * sum(_gauss(u4, v4, s * 0.40, p4["eye_v"] + 0.25, 0.15, 0.12) for s in (-1, 1))
-    )
-    col = _lerp(col, col * torch.tensor([1.05, 0.78, 0.78]).view(1, 3, 1, 1), blush.clamp(max=1))
-
-    # beard shadow around the mouth and along the jaw
-    beard = _gauss(u4, v4, 0, L4["mouth_v"] + 0.12, 0.45, 0.22) * soft(v4 - L4["nose_v"])
-    stubble = p4["stubble_a"] * (p4["stubble_p"] < 0.2) * beard * (0.6 + 0.4 * noise["grain"])
-    col = _lerp(col, hair * 0.8, stubble)
-
-    # hair above an arched hair line, and at the temples
-    hair_tex = F.interpolate(noise["hair"], size=(n, n), mode="bilinear", align_corners=False)
-    hair_col = hair * (1 + 0.18 * hair_tex)
-    head_w = p4["head_a"]
-    wave = p4["hair_wave"] * torch.sin(7 * u4 + p4["hair_phase"])
-    top = soft(p4["hairline"] + p4["hair_curve"] * (u4 - p4["hair_part"]) ** 2 + wave - v4)
-    side = soft(u4.abs() - p4["hair_side"] * head_w) * soft(p4["eye_v"] - 0.05 - v4)
-    hair_a = torch.maximum(top, side) * (p4["hair_p"] > 0.1)
-    col = _lerp(col, hair_col, hair_a)
-
-    # eyebrows: tapered arcs above the eyes
-    brow_col = _lerp(skin, hair * 0.7, p4["brow_dark"])
-    for s in (-1, 1):
-        inner = p4["eye_x"] - 0.6 * p4["brow_len"]
-        t = (s * u4 - inner) / (2 * p4["brow_len"])  # 0 at the inner end, 1 at the outer end
-        cv = (
-            L4["brow_v"]
-            + s * p4["brow_dv"] * 0.5
-            - p4["brow_arch"] * torch.sin(math.pi * t.clamp(0, 1) ** 0.8)
-        )
-        half = 0.5 * p4["brow_thick"] * (1.15 - 0.7 * t.clamp(0, 1))
-        along = torch.minimum(t, 1 - t) * 2 * p4["brow_len"]
-        a = soft(half - (v4 - cv).abs()) * soft(along)
-        col = _lerp(col, brow_col, a * 0.95)
-
-    # eyes: almond-shaped opening, sclera, iris, pupil, dark upper lid with lashes
-    iris = _palette(p["iris_col"], _IRIS, _IRIS_P) * p4["iris_shade"]
-    sclera = torch.tensor([0.86, 0.82, 0.78]).view(1, 3, 1, 1) * (0.9 + 0.1 * skin.mean(1, True))
-    for s in (-1, 1):
-        cu, cv = _eye_centres(p4, s)
-        x = (u4 - cu) / p4["eye_w"]
-        mid = cv - s * p4["eye_tilt"] * x
-        open_ = (1 - x**2).clamp(min=0)
-        upper = (v4 - mid) + p4["eye_h"] * open_  # > 0 below the upper lid
-        lower = 0.75 * p4["eye_h"] * open_ - (v4 - mid)  # > 0 above the lower lid
-        eye = soft(torch.minimum(upper, lower)) * soft(1 - x.abs())
-        col = _lerp(
-            col, col * 0.8, soft(0.03 - (v4 - mid + p4["eye_h"] + 0.02).abs()) * soft(1.1 - x.abs())
-        )
-        col = _lerp(col, sclera, eye)
-        d = torch.sqrt((u4 - cu - p4["gaze_x"]) ** 2 + (v4 - mid - p4["gaze_y"]) ** 2)
-        col = _lerp(col, iris, eye * soft(p4["iris_r"] - d))
-        col = _lerp(col, torch.full_like(iris, 0.03), eye * soft(0.42 * p4["iris_r"] - d))
-        lid = soft(0.018 - (upper - 0.006).abs()) * soft(1.12 - x.abs())
-        col = _lerp(col, hair * 0.5 + 0.02, lid)
-        col = _lerp(col, col * 0.75, soft(0.008 - (lower - 0.004).abs()) * soft(1 - x.abs()) * 0.6)
-
-    # nostrils
-    for s in (-1, 1):
-        d = ((u4 - p4["nose_dx"] - s * 0.045) / 0.032) ** 2 + ((v4 - L4["nose_v"]) / 0.016) ** 2
-        col = _lerp(col, col * 0.35, soft((1 - d) * 0.016))
-
-    # lips: upper lip with a cupid's bow, lower lip, the dark line between them
-    mv = L4["mouth_v"]
-    x = u4 / p4["mouth_w"]
-    open_ = (1 - x**2).clamp(min=0)
-    line = mv + p4["smile"] * x**2
-    bow = 1 - 0.35 * torch.exp(-((u4 / 0.05) ** 2))
-    top = line - p4["lip_u"] * open_.sqrt() * bow
-    bottom = line + p4["lip_l"] * open_**0.6
-    lip_rgb = _lerp(
-        torch.tensor([0.95, 0.55, 0.55]).view(1, 3, 1, 1),
-        torch.tensor([0.85, 0.45, 0.55]).view(1, 3, 1, 1),
-        p4["lip_hue"],
-    )
-    lips = soft(torch.minimum(v4 - top, bottom - v4)) * soft(1 - x.abs())
-    col = _lerp(col, _lerp(col, col * lip_rgb, p4["lip_tint"]), lips)
-    col = _lerp(col, col * 0.3, soft(0.011 - (v4 - line).abs()) * soft(1.02 - x.abs()))
-    return col.clamp(0.02, 0.92)
-
-
-def background(p: dict[str, Tensor], noise: dict[str, Tensor], u: Tensor, v: Tensor) -> Tensor:
-    """Random backgrounds (B, 3, H, W) in [0, 1]: solid, a linear gradient or coloured noise."""
-    p4 = {k: t.unsqueeze(1) for k, t in p.items()}
-    n = u.shape[-1]
-    c0 = torch.cat([p4["bg_r0"], p4["bg_g0"], p4["bg_b0"]], 1)
-    c1 = torch.cat([p4["bg_r1"], p4["bg_g1"], p4["bg_b1"]], 1)
-    t = (u * p4["bg_angle"].cos() + v * p4["bg_angle"].sin()) / 2.8 + 0.5
-    gradient = _lerp(c0, c1, t.clamp(0, 1))
-    fine = F.interpolate(noise["bg_fine"], size=(n, n), mode="bicubic", align_corners=False)
-    blobs = _smooth_noise(noise["bg_coarse"], n)
-    textured = _lerp(c0, c1, blobs[:, :1]) * (0.8 + 0.4 * blobs[:, 1:2]) + p4["bg_noise"] * fine
-    kind = p4["bg_kind"]
-    out = torch.where(kind < 0.3, c0.expand_as(gradient), gradient)
-    out = torch.where(kind >= 0.65, textured, out)
-    return out.clamp(0, 1)
 
 
 # -- rendering --------------------------------------------------------------------------------

@@ -9,8 +9,6 @@ its own state files), so a directory without one reads as an incomplete dataset.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +33,7 @@ from l2r_cli.data.schema import (
     image_field,
 )
 from l2r_cli.errors import L2RError
+from l2r_cli.fileio import write_json_atomic
 
 # Samples smaller than this, with at most one axis, share a chunk; everything else is one sample
 # per chunk so that random access touches one chunk per field.
@@ -421,15 +420,4 @@ class DatasetWriter:
 
 def _write_json_atomic(path: Path, obj: Any) -> Path:
     """Write JSON to a temp file in the same directory, fsync, then rename over ``path``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".manifest-", suffix=".json.tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(obj, f, indent=2, ensure_ascii=False)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_json_atomic(path, obj, prefix=".manifest-")

@@ -17,12 +17,11 @@ from PIL import Image
 
 from l2r_cli.commands.synth import synth as synth_command
 from l2r_cli.data.dataset import L2RDataset, open_dataset
+from l2r_cli.data.face_template import layout
 from l2r_cli.data.synth import (
     MAX_DEPTH,
     MIN_DEPTH,
     SynthConfig,
-    _eye_centres,
-    _layout,
     _mask_faces,
     _stack,
     canonical_depth,
@@ -33,6 +32,7 @@ from l2r_cli.data.synth import (
     sample_params,
     split_counts,
 )
+from l2r_cli.data.synth_face import _eye_centres
 from l2r_cli.errors import L2RError
 from l2r_cli.render import Light, Renderer, shade
 
@@ -138,7 +138,7 @@ def test_depth_ranges_and_background(synth_ds):
 def test_nose_tip_is_nearest():
     params = [sample_params(11, i, 64, 1) for i in range(16)]
     p, _ = _stack(params)
-    L = _layout(p)
+    L = layout(p)
 
     def at(cu, cv) -> torch.Tensor:  # canonical depth at per-sample points
         u = torch.as_tensor(cu, dtype=torch.float32).reshape(-1, 1, 1) * torch.ones(16, 1, 1)
@@ -210,7 +210,7 @@ def test_faces_look_like_faces_statistically():
     p, noise = _stack(params)
     u, v = ray_grid(64)
     albedo = canonical_albedo(p, noise, u, v, aa=0.03).mean(1)  # (B, H, W)
-    L = _layout(p)
+    L = layout(p)
 
     def at(cu, cv) -> torch.Tensor:
         col = ((cu.view(-1) + 1) * 31.5).round().long().clamp(0, 63)
