@@ -36,7 +36,7 @@ from l2r_cli.fileio import file_sha256
 from l2r_cli.models.arn import ARN, ArnConfig
 from l2r_cli.models.grn import GRN, GrnConfig, GrnOutput, refine_surface
 from l2r_cli.models.proxy import Proxy, ProxyFactors, ProxyRender, render_canonical
-from l2r_cli.models.stylegan2 import load_stylegan2
+from l2r_cli.models.stylegan2_io import load_stylegan2
 from l2r_cli.render import Light, Renderer, normals_from_depth, shade
 from l2r_cli.render.shading import normals_from_points
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from l2r_cli.models.stylegan2 import load_stylegan2
+from l2r_cli.models.stylegan2_io import load_stylegan2
 
 d_ = Path(sys.argv[1])
 g, d, avg, _ = load_stylegan2(d_ / "stylegan2_rosinality_64.pt")

@@ -39,7 +39,7 @@ def describe(path: Path) -> dict:
                 f"in rosinality's layout (no 'g_ema' entry); it holds {keys}"
             )
         if top is None and path.suffix == ".pkl":
-            from l2r_cli.models.stylegan2 import load_stylegan2
+            from l2r_cli.models.stylegan2_io import load_stylegan2
 
             load_stylegan2(path)  # refuses it, with the conversion hint of docs/weights.md
     return describe_checkpoint(path)
@@ -60,7 +60,7 @@ def _peek(path: Path) -> Any:
 def describe_stylegan2(path: Path, ckpt: dict) -> dict:
     """Summary of StyleGAN2 weights (rosinality's layout) for ``l2r info``: architecture read
     from the shapes, every key and shape checked (one-line L2RError otherwise)."""
-    from l2r_cli.models.stylegan2 import stylegan2_from_checkpoint
+    from l2r_cli.models.stylegan2_io import stylegan2_from_checkpoint
 
     g, d, _, sg = stylegan2_from_checkpoint(ckpt, str(path))
     gc = sg.generator

@@ -28,7 +28,8 @@ from torch import Tensor, nn
 
 from l2r_cli.errors import L2RError
 from l2r_cli.models.networks import _down_stack, _gn, _levels, _width
-from l2r_cli.models.stylegan2 import EqualLinear, Generator, GeneratorConfig, PixelNorm
+from l2r_cli.models.stylegan2 import Generator, GeneratorConfig
+from l2r_cli.models.stylegan2_layers import EqualLinear, PixelNorm
 
 NOISE_MODES = ("zero", "stored", "random")
 """Values of :attr:`ArnConfig.noise`, passed to ``Generator.synthesis(noise=...)``."""

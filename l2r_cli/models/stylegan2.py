@@ -19,29 +19,36 @@ Channel widths are a per-resolution table; rosinality's table (``default_channel
 special case, and a checkpoint's widths are read from its tensor shapes, so narrow custom models
 (e.g. l2r's own priors) load through the same path.
 
-Checkpoint layout (read and written): ``{"g_ema": state_dict, "d": state_dict (optional),
-"latent_avg": (style_dim,) (optional)}``; ``g`` and training extras are ignored.
+This file holds the width tables, the architecture configs and the networks. The
+equalized-lr layers and FIR resampling they are built from are in ``stylegan2_layers.py``;
+reading and writing weight files (rosinality's checkpoint layout) is in ``stylegan2_io.py``,
+whose public names are still importable from here.
 """
 
 from __future__ import annotations
 
-import argparse
 import math
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal, overload
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from l2r_cli.engine.checkpoint import safe_torch_load, save_checkpoint
-from l2r_cli.errors import L2RError
+from l2r_cli.models.stylegan2_layers import (
+    BLUR_KERNEL,
+    Blur,
+    EqualConv2d,
+    EqualLinear,
+    FusedLeakyReLU,
+    PixelNorm,
+    Upsample,
+)
 
-BLUR_KERNEL = (1, 3, 3, 1)
-"""The FIR low-pass filter of every resampling step (separable, normalised to sum 1)."""
+# Importable from here before the layers had their own module (not used below).
+from l2r_cli.models.stylegan2_layers import fused_leaky_relu as fused_leaky_relu
+from l2r_cli.models.stylegan2_layers import upfirdn2d as upfirdn2d
 
 FeatureFn = Callable[[int, Tensor], Tensor]
 """``feature_fn(stage, features) -> features``: called after each synthesis stage."""
@@ -139,149 +146,7 @@ class DiscriminatorConfig:
         return _resolve_channels(self.size, self.channel_multiplier, self.channels)
 
 
-# ----------------------------------------------------------------------------- primitives
-
-
-def _make_kernel(k: Sequence[float]) -> Tensor:
-    """Separable 1-D taps -> normalised 2-D kernel (K, K)."""
-    t = torch.tensor(k, dtype=torch.float32)
-    t = t[None, :] * t[:, None]
-    return t / t.sum()
-
-
-def upfirdn2d(
-    x: Tensor, kernel: Tensor, up: int = 1, down: int = 1, pad: tuple[int, int] = (0, 0)
-) -> Tensor:
-    """Upsample by zero insertion, pad, FIR-filter (true convolution), downsample.
-
-    x: (B, C, H, W), kernel: (K, K) -> (B, C, (H up + p0 + p1 - K) // down + 1, ...).
-    Same definition as the reference CUDA op, restricted to the non-negative pads used here.
-    """
-    b, c, h, w = x.shape
-    p0, p1 = pad
-    if p0 < 0 or p1 < 0:
-        raise ValueError(f"negative padding is not supported, got {pad}")
-    if up > 1:  # each sample followed by up - 1 zeros: H -> H up
-        x = F.pad(x.reshape(b, c, h, 1, w, 1), (0, up - 1, 0, 0, 0, up - 1))
-        x = x.reshape(b, c, h * up, w * up)
-    x = F.pad(x, (p0, p1, p0, p1))
-    # The FIR step as a sum of K*K shifted slices: a (B*C, 1, H, W) convolution with one tiny
-    # kernel is ~100x slower on CPU (forward and above all backward) than these elementwise ops.
-    k = kernel.flip(0, 1).to(device=x.device, dtype=x.dtype)
-    kh, kw = k.shape
-    ho, wo = x.shape[2] - kh + 1, x.shape[3] - kw + 1
-    out = x[:, :, :ho, :wo] * k[0, 0]
-    for i in range(kh):
-        for j in range(kw):
-            if i or j:
-                out = out + x[:, :, i : i + ho, j : j + wo] * k[i, j]
-    return out[:, :, ::down, ::down] if down > 1 else out
-
-
-def fused_leaky_relu(x: Tensor, bias: Tensor | None = None, slope: float = 0.2) -> Tensor:
-    """``leaky_relu(x + bias, 0.2) * sqrt(2)``, bias over dim 1 of x: (B, C, ...)."""
-    if bias is not None:
-        x = x + bias.view(1, -1, *([1] * (x.ndim - 2)))
-    return F.leaky_relu(x, slope) * math.sqrt(2)
-
-
-class PixelNorm(nn.Module):
-    """Normalise each latent to unit RMS: (B, D) -> (B, D)."""
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x * torch.rsqrt(x.pow(2).mean(dim=1, keepdim=True) + 1e-8)
-
-
-class FusedLeakyReLU(nn.Module):
-    """Learned per-channel bias, then leaky ReLU x sqrt(2). Key: ``bias`` (C,)."""
-
-    def __init__(self, channels: int, bias: bool = True):
-        super().__init__()
-        self.bias = nn.Parameter(torch.zeros(channels)) if bias else None
-
-    def forward(self, x: Tensor) -> Tensor:
-        return fused_leaky_relu(x, self.bias)
-
-
-class Upsample(nn.Module):
-    """2x FIR upsampling of the to-RGB skip: (B, C, H, W) -> (B, C, 2H, 2W). Key: ``kernel``."""
-
-    def __init__(self, kernel: Sequence[float] = BLUR_KERNEL, factor: int = 2):
-        super().__init__()
-        self.factor = factor
-        self.register_buffer("kernel", _make_kernel(kernel) * factor**2)
-        p = len(kernel) - factor
-        self.pad = ((p + 1) // 2 + factor - 1, p // 2)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return upfirdn2d(x, self.kernel, up=self.factor, pad=self.pad)
-
-
-class Blur(nn.Module):
-    """FIR low-pass with padding (resolution set by ``pad``). Key: ``kernel`` (K, K)."""
-
-    def __init__(self, kernel: Sequence[float], pad: tuple[int, int], upsample_factor: int = 1):
-        super().__init__()
-        # After zero-insertion upsampling the filter needs gain factor^2 to keep the mean.
-        self.register_buffer("kernel", _make_kernel(kernel) * upsample_factor**2)
-        self.pad = pad
-
-    def forward(self, x: Tensor) -> Tensor:
-        return upfirdn2d(x, self.kernel, pad=self.pad)
-
-
-class EqualConv2d(nn.Module):
-    """Conv with equalized learning rate. Keys: ``weight`` (out, in, k, k), ``bias`` (out,)."""
-
-    def __init__(
-        self,
-        cin: int,
-        cout: int,
-        kernel_size: int,
-        stride: int = 1,
-        padding: int = 0,
-        bias: bool = True,
-    ):
-        super().__init__()
-        self.weight = nn.Parameter(torch.randn(cout, cin, kernel_size, kernel_size))
-        self.bias = nn.Parameter(torch.zeros(cout)) if bias else None
-        self.scale = 1 / math.sqrt(cin * kernel_size**2)
-        self.stride = stride
-        self.padding = padding
-
-    def forward(self, x: Tensor) -> Tensor:
-        return F.conv2d(
-            x, self.weight * self.scale, self.bias, stride=self.stride, padding=self.padding
-        )
-
-
-class EqualLinear(nn.Module):
-    """Linear with equalized learning rate and lr multiplier, optional fused leaky ReLU.
-
-    Keys: ``weight`` (out, in), ``bias`` (out,). (B, in) -> (B, out).
-    """
-
-    def __init__(
-        self,
-        din: int,
-        dout: int,
-        bias: bool = True,
-        bias_init: float = 0.0,
-        lr_mul: float = 1.0,
-        activation: bool = False,
-    ):
-        super().__init__()
-        self.weight = nn.Parameter(torch.randn(dout, din) / lr_mul)
-        self.bias = nn.Parameter(torch.full((dout,), float(bias_init))) if bias else None
-        self.scale = lr_mul / math.sqrt(din)
-        self.lr_mul = lr_mul
-        self.activation = activation
-
-    def forward(self, x: Tensor) -> Tensor:
-        bias = self.bias * self.lr_mul if self.bias is not None else None
-        if self.activation:
-            return fused_leaky_relu(F.linear(x, self.weight * self.scale), bias)
-        return F.linear(x, self.weight * self.scale, bias)
+# ----------------------------------------------------------------------------- style blocks
 
 
 class ModulatedConv2d(nn.Module):
@@ -710,263 +575,29 @@ class Discriminator(nn.Module):
         return self.final_linear(x.flatten(1))
 
 
-# ----------------------------------------------------------------------------- loading
+# ----------------------------------------------------------------------------- weight files
+
+# Loading and saving live in stylegan2_io.py, which imports this module; its public names are
+# still importable from here, resolved on first use so that neither module imports the other
+# while it loads.
+_IO_NAMES = (
+    "StyleGAN2Info",
+    "discriminator_from_state_dict",
+    "generator_from_state_dict",
+    "infer_discriminator_config",
+    "infer_generator_config",
+    "load_stylegan2",
+    "save_stylegan2",
+    "stylegan2_from_checkpoint",
+)
 
 
-@dataclass(frozen=True)
-class StyleGAN2Info:
-    """What :func:`load_stylegan2` found in a checkpoint."""
+def __getattr__(name: str) -> Any:
+    if name in _IO_NAMES:
+        from l2r_cli.models import stylegan2_io
 
-    path: str
-    """The file read."""
-    generator: GeneratorConfig
-    """Architecture inferred from the ``g_ema`` shapes."""
-    discriminator: DiscriminatorConfig | None
-    """Architecture inferred from ``d``, if present."""
-    has_latent_avg: bool
-    """Whether the file holds ``latent_avg`` (needed for truncation)."""
-    ignored: tuple[str, ...]
-    """Top-level entries that were not used (``g``, optimizer states, ``args``, ...)."""
-
-
-_INDEX = {
-    "style": re.compile(r"^style\.(\d+)\."),
-    "convs": re.compile(r"^convs\.(\d+)\."),
-    "to_rgbs": re.compile(r"^to_rgbs\.(\d+)\."),
-    "noises": re.compile(r"^noises\.noise_(\d+)$"),
-}
-
-
-def _max_index(keys: Sequence[str], kind: str) -> int:
-    found = [int(m.group(1)) for k in keys if (m := _INDEX[kind].match(k))]
-    return max(found, default=-1)
-
-
-def _shape(sd: Mapping[str, Tensor], key: str, dim: int) -> int | None:
-    t = sd.get(key)
-    if isinstance(t, Tensor) and t.ndim > dim:
-        return int(t.shape[dim])
-    return None
-
-
-def _first_width(sd: Mapping[str, Tensor], what: str, candidates: list[tuple[str, int]]) -> int:
-    for key, dim in candidates:
-        v = _shape(sd, key, dim)
-        if v is not None:
-            return v
-    raise L2RError(f"{what}: cannot infer the architecture, missing {candidates[0][0]}")
-
-
-def _channel_fields(widths: dict[int, int], size: int) -> dict[str, Any]:
-    """``channel_multiplier`` if the widths are rosinality's table for one, else ``channels``."""
-    # Below 64x64 every multiplier gives the same table; 2 (config-f) is reported then.
-    for m in (2, 1, 4, 8):
-        if default_channels(size, m) == widths:
-            return {"channel_multiplier": m}
-    return {"channels": widths}
-
-
-def infer_generator_config(sd: Mapping[str, Tensor], what: str = "g_ema") -> GeneratorConfig:
-    """Read size, style_dim, n_mlp and the width of every resolution from a generator
-    state_dict's shapes (it is not otherwise checked: see :func:`generator_from_state_dict`)."""
-    keys = list(sd)
-    style_dim = _first_width(sd, what, [("style.1.weight", 1), ("conv1.conv.modulation.weight", 1)])
-    n_mlp = _max_index(keys, "style")
-    # Any of the per-stage key families fixes the depth, so one missing entry in the middle
-    # is reported as missing rather than shrinking the model.
-    n_up = max(
-        _max_index(keys, "convs") // 2 + 1,
-        _max_index(keys, "to_rgbs") + 1,
-        _max_index(keys, "noises") // 2,
-    )
-    if n_up < 1:
-        raise L2RError(f"{what}: no convs.*/to_rgbs.* entries; not a StyleGAN2 generator")
-    size = 4 * 2**n_up
-    widths = {4: _first_width(sd, what, [("input.input", 1), ("conv1.conv.weight", 1)])}
-    for i in range(n_up):
-        r = 8 * 2**i
-        widths[r] = _first_width(
-            sd,
-            what,
-            [
-                (f"convs.{2 * i}.conv.weight", 1),
-                (f"convs.{2 * i + 1}.conv.weight", 1),
-                (f"to_rgbs.{i}.conv.weight", 2),
-                (f"convs.{2 * i}.activate.bias", 0),
-            ],
-        )
-    return GeneratorConfig(
-        size=size, style_dim=style_dim, n_mlp=n_mlp, **_channel_fields(widths, size)
-    )
-
-
-def infer_discriminator_config(sd: Mapping[str, Tensor], what: str = "d") -> DiscriminatorConfig:
-    """Read size and widths from a discriminator state_dict's shapes."""
-    n_down = _max_index(list(sd), "convs")
-    if n_down < 1:
-        raise L2RError(f"{what}: no residual blocks convs.1.*; not a StyleGAN2 discriminator")
-    size = 4 * 2**n_down
-    widths = {
-        size: _first_width(sd, what, [("convs.0.0.weight", 0), ("convs.1.conv1.0.weight", 1)])
-    }
-    for n in range(1, n_down + 1):  # block n: size / 2^(n-1) -> size / 2^n
-        widths[size >> n] = _first_width(
-            sd,
-            what,
-            [
-                (f"convs.{n}.conv2.1.weight", 0),
-                (f"convs.{n}.skip.1.weight", 0),
-                (f"convs.{n}.conv2.2.bias", 0),
-            ],
-        )
-    widths = dict(sorted(widths.items()))
-    return DiscriminatorConfig(size=size, **_channel_fields(widths, size))
-
-
-def _list(items: list[str], n: int = 3) -> str:
-    more = f" (+{len(items) - n} more)" if len(items) > n else ""
-    return ", ".join(items[:n]) + more
-
-
-def _check_state_dict(model: nn.Module, sd: Mapping[str, Any], what: str, arch: str) -> None:
-    """One-line L2RError naming the first missing / unexpected / wrongly shaped entries."""
-    want = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    bad_type = [k for k, v in sd.items() if not isinstance(v, Tensor)]
-    missing = [k for k in want if k not in sd]
-    unexpected = [k for k in sd if k not in want]
-    wrong = [
-        f"{k} {list(sd[k].shape)} (expected {list(s)})"
-        for k, s in want.items()
-        if k in sd and isinstance(sd[k], Tensor) and tuple(sd[k].shape) != s
-    ]
-    problems = []
-    if missing:
-        problems.append(f"missing {_list(missing)}")
-    if unexpected:
-        problems.append(f"unexpected {_list(unexpected)}")
-    if wrong:
-        problems.append(f"wrong shape {_list(wrong)}")
-    if bad_type:
-        problems.append(f"not tensors {_list(bad_type)}")
-    if problems:
-        raise L2RError(f"{what} does not fit a StyleGAN2 {arch}: " + "; ".join(problems))
-
-
-def _describe(cfg: GeneratorConfig | DiscriminatorConfig) -> str:
-    extra = (
-        f", style_dim {cfg.style_dim}, n_mlp {cfg.n_mlp}"
-        if isinstance(cfg, GeneratorConfig)
-        else ""
-    )
-    return f"size {cfg.size}{extra}, widths {cfg.widths()}"
-
-
-def _build(cls: type[nn.Module], cfg: Any, sd: Mapping[str, Tensor], what: str, arch: str):
-    # Built on the meta device (no memory, no random init), then the checkpoint's tensors are
-    # assigned: a 1024 model loads without first allocating and initialising a second copy.
-    with torch.device("meta"):
-        model = cls(cfg)
-    _check_state_dict(model, sd, what, f"{arch} ({_describe(cfg)})")
-    tensors = {k: v.float() if v.is_floating_point() else v for k, v in sd.items()}
-    model.load_state_dict(tensors, strict=True, assign=True)
-    return model
-
-
-def generator_from_state_dict(sd: Mapping[str, Tensor], what: str = "g_ema") -> Generator:
-    """A :class:`Generator` holding ``sd`` (rosinality key names), its architecture read from
-    the shapes; every key and shape is checked (one-line L2RError naming the first problems)."""
-    return _build(Generator, infer_generator_config(sd, what), sd, what, "generator")
-
-
-def discriminator_from_state_dict(sd: Mapping[str, Tensor], what: str = "d") -> Discriminator:
-    """A :class:`Discriminator` holding ``sd``, architecture read from the shapes, all checked."""
-    return _build(Discriminator, infer_discriminator_config(sd, what), sd, what, "discriminator")
-
-
-def stylegan2_from_checkpoint(
-    ckpt: Any, source: str = "checkpoint"
-) -> tuple[Generator, Discriminator | None, Tensor | None, StyleGAN2Info]:
-    """The models in an already loaded rosinality-layout dict (see :func:`load_stylegan2`)."""
-    if not isinstance(ckpt, dict):
-        raise L2RError(f"{source} holds a {type(ckpt).__name__}, not a StyleGAN2 checkpoint dict")
-    if "g_ema" not in ckpt:
-        hint = ""
-        if "input.input" in ckpt or "style.1.weight" in ckpt:
-            hint = " (it looks like a bare generator state_dict; save it as {'g_ema': sd})"
-        raise L2RError(
-            f"{source} has no 'g_ema' entry{hint}; found {_list(sorted(map(str, ckpt)))}"
-        )
-    for name in ("g_ema", "d"):
-        if name in ckpt and not isinstance(ckpt[name], Mapping):
-            raise L2RError(f"{source}: '{name}' is a {type(ckpt[name]).__name__}, not a state_dict")
-    g = generator_from_state_dict(ckpt["g_ema"], f"{source}: g_ema")
-    d = discriminator_from_state_dict(ckpt["d"], f"{source}: d") if "d" in ckpt else None
-    latent_avg = ckpt.get("latent_avg")
-    if latent_avg is not None:
-        if not isinstance(latent_avg, Tensor) or latent_avg.numel() != g.style_dim:
-            got = tuple(latent_avg.shape) if isinstance(latent_avg, Tensor) else latent_avg
-            raise L2RError(f"{source}: latent_avg must be ({g.style_dim},), got {got}")
-        latent_avg = latent_avg.detach().reshape(g.style_dim).float()
-    info = StyleGAN2Info(
-        path=source,
-        generator=g.cfg,
-        discriminator=d.cfg if d is not None else None,
-        has_latent_avg=latent_avg is not None,
-        ignored=tuple(sorted(str(k) for k in ckpt if k not in ("g_ema", "d", "latent_avg"))),
-    )
-    return g, d, latent_avg, info
-
-
-def _safe_load(p: Path) -> Any:
-    """``torch.load(weights_only=True)`` with every failure as a one-line L2RError."""
-    if not p.exists():
-        raise L2RError(f"StyleGAN2 weights not found: {p}")
-    if not p.is_file():
-        raise L2RError(f"{p} is not a file")
-    if p.stat().st_size == 0:
-        raise L2RError(f"{p} is empty (an interrupted download?)")
-    hint = ""
-    if p.suffix == ".pkl":
-        hint = (
-            "; an official NVIDIA .pkl must first be converted with rosinality's "
-            "convert_weight.py (docs/weights.md)"
-        )
-    # rosinality's train.py stores its argparse options next to the weights; a Namespace only
-    # receives attributes when unpickled, it runs no code.
-    return safe_torch_load(p, allowed=[argparse.Namespace], hint=hint)
-
-
-def load_stylegan2(
-    path: str | Path,
-) -> tuple[Generator, Discriminator | None, Tensor | None, StyleGAN2Info]:
-    """Load StyleGAN2 weights in rosinality's layout, safely and on the CPU.
-
-    Returns ``(g_ema, d or None, latent_avg (style_dim,) or None, info)``; architectures are
-    inferred from the shapes. The file is read with ``weights_only=True``: a pickle that would
-    run code is refused. Every problem is a one-line :class:`L2RError`.
-    """
-    p = Path(path)
-    return stylegan2_from_checkpoint(_safe_load(p), str(p))
-
-
-def save_stylegan2(
-    path: str | Path,
-    g_ema: Generator,
-    d: Discriminator | None = None,
-    latent_avg: Tensor | None = None,
-) -> None:
-    """Write ``{"g_ema", ["d"], ["latent_avg"]}`` (CPU tensors) atomically, in the layout
-    :func:`load_stylegan2` and rosinality's code read."""
-
-    def cpu(m: nn.Module) -> dict[str, Tensor]:
-        return {k: v.detach().cpu() for k, v in m.state_dict().items()}
-
-    ckpt: dict[str, Any] = {"g_ema": cpu(g_ema)}
-    if d is not None:
-        ckpt["d"] = cpu(d)
-    if latent_avg is not None:
-        ckpt["latent_avg"] = latent_avg.detach().reshape(g_ema.style_dim).float().cpu()
-    save_checkpoint(path, ckpt)
+        return getattr(stylegan2_io, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [
@@ -974,15 +605,8 @@ __all__ = [
     "DiscriminatorConfig",
     "Generator",
     "GeneratorConfig",
-    "StyleGAN2Info",
     "SynthesisOutput",
     "default_channels",
-    "discriminator_from_state_dict",
-    "generator_from_state_dict",
-    "infer_discriminator_config",
-    "infer_generator_config",
-    "load_stylegan2",
     "minibatch_stddev",
-    "save_stylegan2",
-    "stylegan2_from_checkpoint",
+    *_IO_NAMES,
 ]

@@ -47,7 +47,8 @@ from l2r_cli.inference import load_mutual as load_mutual
 from l2r_cli.inference import load_refined as load_refined
 from l2r_cli.losses import gan_d_loss, gan_g_loss, r1_penalty
 from l2r_cli.models.grn import GrnOutput
-from l2r_cli.models.stylegan2 import Discriminator, DiscriminatorConfig, load_stylegan2
+from l2r_cli.models.stylegan2 import Discriminator, DiscriminatorConfig
+from l2r_cli.models.stylegan2_io import load_stylegan2
 from l2r_cli.render import Light
 from l2r_cli.render.shading import light_from_raw
 from l2r_cli.stages.base import Stage

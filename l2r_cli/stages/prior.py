@@ -13,7 +13,7 @@ of StyleGAN": sec. 3.1 lazy regularisation, 3.2 path length; the rest as its off
 
 Also here: the per-epoch quality readout, improved precision and recall (Kynkaanniemi et al.
 2019, k-NN manifolds) in a cheap feature space, and the export of ``prior.pt`` in rosinality's
-layout, which :func:`l2r_cli.models.stylegan2.load_stylegan2` reads like official weights.
+layout, which :func:`l2r_cli.models.stylegan2_io.load_stylegan2` reads like official weights.
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ from l2r_cli.models.stylegan2 import (
     Generator,
     GeneratorConfig,
     default_channels,
-    save_stylegan2,
 )
+from l2r_cli.models.stylegan2_io import save_stylegan2
 from l2r_cli.stages.base import Stage
 from l2r_cli.stages.proxy import make_adam
 from l2r_cli.viz import grid, to_uint8

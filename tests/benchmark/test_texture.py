@@ -20,7 +20,8 @@ from l2r_cli.benchmark.texture import (
 )
 from l2r_cli.data.dataset import DatasetWriter, FieldSpec
 from l2r_cli.errors import L2RError
-from l2r_cli.models.stylegan2 import Generator, save_stylegan2
+from l2r_cli.models.stylegan2 import Generator
+from l2r_cli.models.stylegan2_io import save_stylegan2
 from tests.stages.test_arn_stage import TINY_ARN, TINY_G, make_lq_dataset, make_proxy_ckpt
 
 

@@ -11,13 +11,8 @@ import torch
 
 from l2r_cli.data.dataset import DatasetWriter
 from l2r_cli.engine.checkpoint import build_checkpoint, save_checkpoint
-from l2r_cli.models.stylegan2 import (
-    Discriminator,
-    DiscriminatorConfig,
-    Generator,
-    GeneratorConfig,
-    save_stylegan2,
-)
+from l2r_cli.models.stylegan2 import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
+from l2r_cli.models.stylegan2_io import save_stylegan2
 
 FIXTURE = Path("/work/shared/fixtures/stylegan2_rosinality_64.pt")
 TINY = ["--size", "16", "--max-channels", "16", "--style-dim", "16", "--n-mlp", "2",

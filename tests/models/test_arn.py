@@ -17,7 +17,8 @@ from l2r_cli.models.arn import (
     latent_code_index,
     paper_preset,
 )
-from l2r_cli.models.stylegan2 import Generator, GeneratorConfig, load_stylegan2
+from l2r_cli.models.stylegan2 import Generator, GeneratorConfig
+from l2r_cli.models.stylegan2_io import load_stylegan2
 
 FIXTURES = Path(__file__).parents[2].parent / "shared" / "fixtures"
 

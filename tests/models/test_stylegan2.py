@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import pickle
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,10 +20,12 @@ from l2r_cli.models.stylegan2 import (
     Generator,
     GeneratorConfig,
     default_channels,
+    minibatch_stddev,
+)
+from l2r_cli.models.stylegan2_io import (
     discriminator_from_state_dict,
     generator_from_state_dict,
     load_stylegan2,
-    minibatch_stddev,
     save_stylegan2,
     stylegan2_from_checkpoint,
 )
@@ -395,3 +399,18 @@ def test_save_load_roundtrip(tmp_path):
     assert all(p.requires_grad for p in g2.parameters())
     g2(z, noise="zero").mean().backward()
     assert g2.input.input.grad is not None
+
+
+@pytest.mark.parametrize("first", ["l2r_cli.models.stylegan2", "l2r_cli.models.stylegan2_io"])
+def test_weight_file_names_still_importable_from_stylegan2(first):
+    # stylegan2_io imports stylegan2, which serves the io names lazily: either module may be
+    # imported first (a fresh interpreter, so no earlier import hides a cycle).
+    code = (
+        f"import {first}\n"
+        "from l2r_cli.models import stylegan2, stylegan2_io\n"
+        "from l2r_cli.models.stylegan2 import *\n"
+        "for n in stylegan2_io.__all__:\n"
+        "    assert getattr(stylegan2, n) is getattr(stylegan2_io, n), n\n"
+        "assert load_stylegan2 is stylegan2_io.load_stylegan2\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from l2r_cli.models.stylegan2 import Discriminator, DiscriminatorConfig, Generator, save_stylegan2
+from l2r_cli.models.stylegan2 import Discriminator, DiscriminatorConfig, Generator
+from l2r_cli.models.stylegan2_io import save_stylegan2
 from tests.stages.test_arn_stage import TINY_G, make_lq_dataset, make_proxy_ckpt
 
 TINY = ["--num-workers", "0", "--batch-size", "4"]

@@ -12,7 +12,8 @@ from l2r_cli.config import ProxyModelConfig, ProxyRunConfig, to_dict
 from l2r_cli.data.dataset import DatasetWriter, FieldSpec
 from l2r_cli.engine.checkpoint import build_checkpoint, load_checkpoint, save_checkpoint
 from l2r_cli.models.proxy import Proxy
-from l2r_cli.models.stylegan2 import Generator, GeneratorConfig, load_stylegan2, save_stylegan2
+from l2r_cli.models.stylegan2 import Generator, GeneratorConfig
+from l2r_cli.models.stylegan2_io import load_stylegan2, save_stylegan2
 from tests.conftest import one_and_two_processes
 
 TINY_G = GeneratorConfig(size=32, style_dim=16, n_mlp=2, channels={4: 16, 8: 16, 16: 8, 32: 8})

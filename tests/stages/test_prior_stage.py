@@ -15,7 +15,8 @@ import torch
 
 from l2r_cli.config import PriorModelConfig
 from l2r_cli.engine.checkpoint import load_checkpoint
-from l2r_cli.models.stylegan2 import Generator, GeneratorConfig, load_stylegan2
+from l2r_cli.models.stylegan2 import Generator, GeneratorConfig
+from l2r_cli.models.stylegan2_io import load_stylegan2
 from l2r_cli.stages.prior import (
     _Synthesis,
     ema_beta,
