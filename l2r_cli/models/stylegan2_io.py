@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from l2r_cli.engine.checkpoint import safe_torch_load, save_checkpoint
 from l2r_cli.errors import L2RError
 from l2r_cli.models.stylegan2 import (
+    _IO_NAMES,
     Discriminator,
     DiscriminatorConfig,
     Generator,
@@ -287,13 +288,5 @@ def save_stylegan2(
     save_checkpoint(path, ckpt)
 
 
-__all__ = [
-    "StyleGAN2Info",
-    "discriminator_from_state_dict",
-    "generator_from_state_dict",
-    "infer_discriminator_config",
-    "infer_generator_config",
-    "load_stylegan2",
-    "save_stylegan2",
-    "stylegan2_from_checkpoint",
-]
+# the names stylegan2.py hands out lazily: one list, kept there
+__all__ = list(_IO_NAMES)
