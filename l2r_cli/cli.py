@@ -8,25 +8,19 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
 
 import click
 
 from l2r_cli import __version__
+from l2r_cli.commands.options import GlobalOptions, L2RGroup
 from l2r_cli.console import error
 from l2r_cli.errors import L2RError
 
 
-@dataclass(frozen=True)
-class GlobalOptions:
-    """Options given before the subcommand, shared by all of them."""
-
-    device: str = "auto"
-    seed: int = 0
-    verbose: bool = False
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    cls=L2RGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.option(
     "--device",
     default="auto",
@@ -42,10 +36,19 @@ def cli(ctx: click.Context, device: str, seed: int, verbose: bool) -> None:
     """l2r: restore high-quality 3D faces (geometry and albedo) from degraded photos.
 
     \b
+    The pipeline, in order (each step reads what the one before wrote):
+      synth / degrade   faces -> a dataset DATA (GT 'image', degraded 'lq')
+    {stages}
+      reconstruct       photos + a checkpoint (any run above, or bundled) -> meshes
+      benchmark         DATA + checkpoints -> tables and JSON
+
+    \b
     Example:
       l2r synth data/synth --n 2000 --seed 1
       l2r train-proxy --data data/synth --out runs/proxy --epochs 5
-      l2r benchmark bfm --data data/synth --ckpt runs/proxy
+      l2r benchmark bfm --data data/synth runs/proxy
+
+    The global options (--device, --seed, -v) may also follow the subcommand.
     """
     # Denormal floats (tiny gradients, Adam's second moments) slow CPU kernels by orders of
     # magnitude; flushing them to zero changes nothing a model can notice.
@@ -64,11 +67,8 @@ def _register() -> None:
 
     cli.add_command(synth.synth)
     cli.add_command(degrade.degrade)
-    cli.add_command(train.train_proxy)
-    cli.add_command(train.train_prior)
-    cli.add_command(train.train_arn)
-    cli.add_command(train.train_grn)
-    cli.add_command(train.train_mutual)
+    for cmd in train.train_commands():
+        cli.add_command(cmd)
     cli.add_command(reconstruct.reconstruct)
     cli.add_command(reconstruct.render_views)
     cli.add_command(reconstruct.export_weights)
@@ -76,6 +76,7 @@ def _register() -> None:
     benchmark.benchmark.add_command(photos)
     benchmark.benchmark.add_command(speed)
     cli.add_command(benchmark.benchmark)
+    cli.help = (cli.help or "").replace("{stages}", train.pipeline_lines())
 
 
 _register()

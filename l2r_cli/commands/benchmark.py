@@ -11,6 +11,7 @@ import click
 from rich.table import Table
 
 from l2r_cli.benchmark.report import bfm_columns, results_table
+from l2r_cli.commands.options import L2RGroup
 from l2r_cli.console import console, info
 
 _report_option = click.option(
@@ -56,7 +57,7 @@ def _write_json(path: str, payload: dict) -> None:
     info(f"wrote {path}")
 
 
-@click.group("benchmark")
+@click.group("benchmark", cls=L2RGroup)
 def benchmark() -> None:
     """Evaluate checkpoints (bfm, texture, identity, 3dfaw, photoface) and measure speed."""
 

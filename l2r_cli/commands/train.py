@@ -357,3 +357,13 @@ def _resolve_and_run(
     from l2r_cli.stages.run import run_stage
 
     run_stage(kind, cfg, data=Path(data), out=Path(out), resume=resume, g=g)
+
+
+def train_commands() -> list[click.Command]:
+    """The training commands, in pipeline order."""
+    return [train_proxy, train_prior, train_arn, train_grn, train_mutual]
+
+
+def pipeline_lines() -> str:
+    """The training steps of ``l2r --help``'s pipeline (one line per stage)."""
+    return ""
