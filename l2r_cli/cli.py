@@ -67,8 +67,7 @@ def _register() -> None:
 
     cli.add_command(synth.synth)
     cli.add_command(degrade.degrade)
-    for cmd in train.train_commands():
-        cli.add_command(cmd)
+    cli.command_sources.append(train.train_commands)  # one train-KIND per registered stage
     cli.add_command(reconstruct.reconstruct)
     cli.add_command(reconstruct.render_views)
     cli.add_command(reconstruct.export_weights)
@@ -76,7 +75,8 @@ def _register() -> None:
     benchmark.benchmark.add_command(photos)
     benchmark.benchmark.add_command(speed)
     cli.add_command(benchmark.benchmark)
-    cli.help = (cli.help or "").replace("{stages}", train.pipeline_lines())
+    lines = train.pipeline_lines(indent="      ")
+    cli.help = (cli.help or "").replace("    {stages}", "      " + lines)
 
 
 _register()

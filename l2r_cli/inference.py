@@ -31,6 +31,7 @@ from l2r_cli.config import (
     from_dict,
 )
 from l2r_cli.engine.checkpoint import load_checkpoint
+from l2r_cli.engine.registry import model_kinds, resolve_ref, stage_spec
 from l2r_cli.errors import L2RError
 from l2r_cli.fileio import file_sha256
 from l2r_cli.models.arn import ARN, ArnConfig
@@ -40,8 +41,9 @@ from l2r_cli.models.stylegan2_io import load_stylegan2
 from l2r_cli.render import Light, Renderer, normals_from_depth, shade
 from l2r_cli.render.shading import normals_from_points
 
-#: Checkpoint kinds that hold a model to run (the stages' kinds; 'prior' holds only a prior).
-MODEL_KINDS = ("proxy", "arn", "grn", "mutual")
+#: Checkpoint kinds that hold a model to run: the registered stages with a loader ('proxy',
+#: 'arn', 'grn', 'mutual'; 'prior' holds only a prior).
+MODEL_KINDS = model_kinds()
 
 _GEN = "arn.generator."
 
@@ -393,15 +395,33 @@ def load_model(
     path: str | Path, device: torch.device | str, ckpt: dict[str, Any] | None = None
 ) -> LoadedModel:
     """The one entry point: a checkpoint file or run directory (its latest checkpoint) of any
-    kind in :data:`MODEL_KINDS` -> :class:`LoadedModel` (one-line error for other kinds).
-    ``ckpt``: the file's contents when the caller has already loaded it (kind checked)."""
-    ckpt = ckpt or load_checkpoint(path, expect_kind=MODEL_KINDS)
-    kind = ckpt["kind"]
-    if kind == "proxy":
-        return LoadedModel(kind, str(path), load_frozen_proxy(path, device, ckpt))
-    if kind == "arn":
-        cfg, proxy, arn = load_arn(path, device, ckpt)
-        return LoadedModel(kind, str(path), proxy, arn=arn, config=cfg)
-    load = load_grn if kind == "grn" else load_mutual
+    kind whose registered stage has a loader (:data:`MODEL_KINDS`) -> :class:`LoadedModel`
+    (one-line error for other kinds). ``ckpt``: the file's contents when the caller has
+    already loaded it (kind checked)."""
+    ckpt = ckpt or load_checkpoint(path, expect_kind=model_kinds())
+    loader = resolve_ref(stage_spec(ckpt["kind"]).loader)
+    return loader(path, device, ckpt)
+
+
+def load_proxy_model(
+    path: str | Path, device: torch.device | str, ckpt: dict[str, Any]
+) -> LoadedModel:
+    """A 'proxy' checkpoint as a :class:`LoadedModel` (the registry's loader of 'proxy')."""
+    return LoadedModel(ckpt["kind"], str(path), load_frozen_proxy(path, device, ckpt))
+
+
+def load_arn_model(
+    path: str | Path, device: torch.device | str, ckpt: dict[str, Any]
+) -> LoadedModel:
+    """An 'arn' checkpoint as a :class:`LoadedModel` (its proxy, its ARN, its config)."""
+    cfg, proxy, arn = load_arn(path, device, ckpt)
+    return LoadedModel(ckpt["kind"], str(path), proxy, arn=arn, config=cfg)
+
+
+def load_refined_model(
+    path: str | Path, device: torch.device | str, ckpt: dict[str, Any]
+) -> LoadedModel:
+    """A 'grn' or 'mutual' checkpoint as a :class:`LoadedModel` (proxy + ARN + GRN)."""
+    load = load_grn if ckpt["kind"] == "grn" else load_mutual
     cfg, model = load(path, device, ckpt)
-    return LoadedModel(kind, str(path), model.proxy, refined=model, config=cfg)
+    return LoadedModel(ckpt["kind"], str(path), model.proxy, refined=model, config=cfg)

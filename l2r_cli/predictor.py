@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -9,6 +10,7 @@ from typing import Protocol
 import torch
 from torch import Tensor
 
+from l2r_cli.engine.registry import stage_specs
 from l2r_cli.inference import MODEL_KINDS, RefinedModel, load_model
 from l2r_cli.models.proxy import Proxy
 from l2r_cli.render import Renderer
@@ -16,15 +18,27 @@ from l2r_cli.render import Renderer
 #: Checkpoint kinds whose geometry can be evaluated.
 GEOMETRY_KINDS = MODEL_KINDS
 
-#: How benchmark tables name each kind ('+ARN' has its proxy's geometry: the ARN makes albedo).
-STAGE_LABELS = {
-    "proxy": "proxy",
-    "arn": "+ARN",
-    "grn": "+ARN +GRN",
-    "mutual": "L2R (mutual)",
-    "baseline": "constant depth",
-    "template": "template (true pose)",
-}
+class _StageLabels(Mapping[str, str]):
+    """How benchmark tables name each kind: the registered stages' labels, read live from the
+    registry ('+ARN' has its proxy's geometry: the ARN makes albedo), and the baselines'."""
+
+    _BASELINES = {"baseline": "constant depth", "template": "template (true pose)"}
+
+    def _table(self) -> dict[str, str]:
+        stages = {s.kind: s.label or s.kind for s in stage_specs() if s.loader}
+        return {**stages, **self._BASELINES}
+
+    def __getitem__(self, kind: str) -> str:
+        return self._table()[kind]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table())
+
+    def __len__(self) -> int:
+        return len(self._table())
+
+
+STAGE_LABELS: Mapping[str, str] = _StageLabels()
 
 
 class Predictor(Protocol):

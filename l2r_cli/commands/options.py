@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -52,6 +53,90 @@ def batch_size_option(help: str, **kw: Any) -> Callable[[F], F]:
     """``-b/--batch-size N``: images per batch."""
     kw.setdefault("type", click.IntRange(min=1))
     return click.option("-b", "--batch-size", metavar="N", help=help, **kw)
+
+
+def size_option(help: str, **kw: Any) -> Callable[[F], F]:
+    """``-s/--size PX``: the resolution the command works at."""
+    kw.setdefault("metavar", "PX")
+    return click.option("-s", "--size", help=help, **kw)
+
+
+def split_option(help: str = "Dataset split to read.", default: str = "test") -> Callable[[F], F]:
+    """``--split NAME``: one split of a dataset (``train``, ``val``, ``test``)."""
+    return click.option("--split", default=default, show_default=True, metavar="NAME", help=help)
+
+
+INPUT_DEFAULT = "image"
+"""The default of ``--input`` in every command that has it: the original (GT) images, as
+``train-proxy`` trains by default; ``--input lq`` is the first degraded variant."""
+
+
+def input_option(help: str | None = None, **kw: Any) -> Callable[[F], F]:
+    """``--input image|lq``: which image field the model sees; the default is
+    :data:`INPUT_DEFAULT` in every command."""
+    return click.option(
+        "--input",
+        "input_field",
+        type=click.Choice(["image", "lq"]),
+        default=INPUT_DEFAULT,
+        show_default=True,
+        help=help
+        or "Which images the model sees: the original 'image' (the paper's 'origin' rows) or "
+        "the first degraded variant 'lq'.",
+        **kw,
+    )
+
+
+BUNDLED = "bundled"
+"""The word that names the bundled weights wherever a checkpoint is taken."""
+
+
+def ckpt_option(help: str = "", **kw: Any) -> Callable[[F], F]:
+    """``--ckpt CKPT`` (repeatable): a checkpoint file, a run folder, or ``bundled``; the same
+    checkpoints may be given as positional arguments."""
+    return click.option(
+        "--ckpt",
+        "ckpts",
+        multiple=True,
+        metavar="CKPT",
+        help=help or "Checkpoint file, run folder or 'bundled' (repeat; or give them as CKPT...).",
+        **kw,
+    )
+
+
+def is_bundled(ckpt: str | Path | None) -> bool:
+    """True for ``None`` and the word ``bundled`` (the bundled weights)."""
+    return ckpt is None or str(ckpt) == BUNDLED
+
+
+def resolve_ckpt(ckpt: str | Path | None) -> str | Path:
+    """A checkpoint argument as a path: ``bundled`` (or None) -> the bundled weights' file
+    (:func:`l2r_cli.weights.default_weights`, the one place that knows it); anything else as
+    given (a file or run folder, checked by whoever loads it)."""
+    if is_bundled(ckpt):
+        from l2r_cli.weights import default_weights
+
+        return default_weights()
+    return ckpt  # type: ignore[return-value]
+
+
+def data_root(data: Path | None, paths: tuple[str, ...], command: str) -> tuple[Path, tuple]:
+    """``(data folder, checkpoints)`` of a benchmark taking ``-d/--data DIR [CKPT]...``.
+
+    The old form ``l2r benchmark COMMAND ROOT [CKPT]...`` still works for one release: without
+    ``--data`` the first positional argument is taken as the data folder, with a note."""
+    if data is not None:
+        return Path(data), paths
+    if not paths:
+        raise click.UsageError("Missing option '-d' / '--data'.")
+    from l2r_cli.console import notice_once
+
+    notice_once(
+        f"data-root:{command}",
+        f"`l2r benchmark {command} ROOT` is now `l2r benchmark {command} --data ROOT` "
+        "(the old form goes in the next release)",
+    )
+    return Path(paths[0]), paths[1:]
 
 
 def renamed(mapping: dict[str, str]) -> Callable[[click.Command], click.Command]:
@@ -164,7 +249,32 @@ class L2RGroup(click.Group):
     """A click group that lists commands in pipeline order, accepts the global options after
     the subcommand too, and rewrites renamed options (see commands/options.py)."""
 
+    command_sources: list[Callable[[], list[click.Command]]]
+    """Callables giving commands made from a registry (the train-KIND commands); read on
+    every lookup, so a stage registered after start-up gets its command."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.command_sources = []
+        self._sourced: set[str] = set()
+
+    def _refresh(self) -> None:
+        if not self.command_sources:
+            return
+        current = {c.name: c for source in self.command_sources for c in source()}
+        for name in self._sourced - set(current):  # a stage unregistered since
+            self.commands.pop(name, None)
+        for name, cmd in current.items():
+            if name not in self.commands:
+                self.add_command(cmd)
+        self._sourced = set(current)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        self._refresh()
+        return super().get_command(ctx, cmd_name)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
+        self._refresh()
         known = [n for n in _PIPELINE_ORDER if n in self.commands]
         return known + sorted(n for n in self.commands if n not in known)
 

@@ -336,9 +336,10 @@ _BUFFER_SUFFIXES = ("running_mean", "running_var", "num_batches_tracked")
 
 
 def describe_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Summary for ``l2r info``: path, kind, step, epoch, training minutes (0 in files from
-    before they were recorded), time, version, config and the
-    parameter count of every model (state_dict entries minus normalisation statistics)."""
+    """Summary for ``l2r info``: path, kind, the stage that trains it and the input files it
+    names (from the stage registry), step, epoch, training minutes (0 in files from before
+    they were recorded), time, version, config and the parameter count of every model
+    (state_dict entries minus normalisation statistics)."""
     p = resolve_checkpoint_path(path)
     ckpt = load_checkpoint(p)
     params = {
@@ -349,9 +350,21 @@ def describe_checkpoint(path: str | Path) -> dict[str, Any]:
         )
         for name, sd in ckpt["models"].items()
     }
+    from l2r_cli.engine.registry import stage_specs
+
+    spec = next((s for s in stage_specs() if s.kind == ckpt["kind"]), None)
+    config = ckpt.get("config", {})
+    sources = {}
+    for key in spec.sources if spec else ():
+        node: Any = config
+        for part in key.split("."):
+            node = node.get(part, "") if isinstance(node, dict) else ""
+        sources[key.rsplit(".", 1)[-1]] = node
     return {
         "path": str(p),
         "kind": ckpt["kind"],
+        "stage": f"l2r {spec.command}: {spec.summary}" if spec else "(not a stage of this l2r)",
+        "sources": sources,
         "step": ckpt["step"],
         "epoch": ckpt["epoch"],
         "epoch_step": ckpt["epoch_step"],
@@ -362,7 +375,7 @@ def describe_checkpoint(path: str | Path) -> dict[str, Any]:
         "size_bytes": p.stat().st_size,
         "parameters": params,
         "optimizers": sorted(ckpt.get("optimizers", {})),
-        "config": ckpt.get("config", {}),
+        "config": config,
     }
 
 

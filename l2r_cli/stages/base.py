@@ -18,11 +18,16 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
 from torch import Tensor, nn
+
+if TYPE_CHECKING:
+    from torch.utils.data import Dataset
+
+    from l2r_cli.data.reader import DatasetInfo
 
 
 def is_trainable(module: nn.Module) -> bool:
@@ -34,8 +39,9 @@ class Stage(ABC):
     """One training stage of the paper: its nets, optimizers, step and visual panel.
 
     Subclasses set ``kind``, fill ``self.nets`` (after calling ``super().__init__()``), build
-    their optimizers in ``__init__`` and implement :meth:`optimizers`, :meth:`train_step` and
-    :meth:`panel`.
+    their optimizers in ``__init__`` and implement :meth:`optimizers`, :meth:`train_step`,
+    :meth:`panel` and, to be trained from the command line, :meth:`create`; the run config and the CLI options come from the
+    stage's ``StageSpec`` (``l2r_cli/configs/KIND.py``, see ``l2r_cli.engine.registry``).
     """
 
     kind: ClassVar[str] = ""
@@ -50,6 +56,22 @@ class Stage(ABC):
     def __init__(self) -> None:
         self.nets = nn.ModuleDict()
         self.fwd = {}
+
+    @classmethod
+    def prepare(cls, cfg: Any, info: DatasetInfo) -> Any:
+        """Checks before any process starts: refuse a dataset or config this stage cannot
+        train with (one-line L2RError) and resolve its input files (e.g. fill in their
+        SHA-256). Returns the config to train with. Default: ``cfg`` unchanged."""
+        return cfg
+
+    @classmethod
+    def create(
+        cls, cfg: Any, device: torch.device, data: Path, info: DatasetInfo
+    ) -> tuple[Stage, Dataset]:
+        """The stage on ``device`` and its training dataset (the 'train' split of ``data``),
+        after the run's seed is set (network initialisation draws from it). Every stage
+        trained by ``l2r train-KIND`` implements it (a stage driven by hand need not)."""
+        raise NotImplementedError(f"{cls.__name__} cannot be started by `l2r train-{cls.kind}`")
 
     @abstractmethod
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
@@ -126,3 +148,17 @@ class Stage(ABC):
     def num_parameters(self) -> dict[str, int]:
         """Parameter count per net."""
         return {n: sum(p.numel() for p in m.parameters()) for n, m in self.nets.items()}
+
+
+def require_degraded(kind: str, cfg: Any, info: DatasetInfo) -> None:
+    """One-line error unless ``info``'s train split has degraded 'lq' images and ``cfg`` feeds
+    them (the stages after the proxy always see the degraded inputs)."""
+    from l2r_cli.errors import L2RError
+
+    if "lq" not in info.splits["train"].fields:
+        raise L2RError(
+            f"{info.root}: dataset has no degraded 'lq' images (make one with `l2r degrade`, e.g. "
+            "from `l2r synth`'s OUT/synface)"
+        )
+    if cfg.train.input != "lq":
+        raise L2RError(f"train.input must be 'lq' for the {kind} stage, got {cfg.train.input!r}")

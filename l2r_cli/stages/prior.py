@@ -31,6 +31,8 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from l2r_cli.config import PriorModelConfig, PriorRunConfig
+from l2r_cli.console import notice_once
+from l2r_cli.data.dataset import DatasetInfo, L2RDataset
 from l2r_cli.errors import L2RError
 from l2r_cli.losses import gan_d_loss, gan_g_loss, r1_penalty
 from l2r_cli.models.stylegan2 import (
@@ -276,6 +278,43 @@ class PriorStage(Stage):
     [0, 1]; ``heldout`` (a dataset of the same images, e.g. the val split) feeds the readout."""
 
     kind = "prior"
+
+    @classmethod
+    def prepare(cls, cfg: PriorRunConfig, info: DatasetInfo) -> PriorRunConfig:
+        """Refuse a config or dataset the prior cannot train with, before any process
+        starts (the quality readout needs more held-out images than ``eval.k``)."""
+        check_prior_config(cfg)
+        if cfg.model.size > info.image_size:
+            notice_once(
+                "prior-upsampled",
+                f"the dataset's images are {info.image_size}x{info.image_size}: they are "
+                f"upsampled to --size {cfg.model.size}, so the prior cannot learn finer detail "
+                "than they hold",
+            )
+        if cfg.eval.n_images == 0:
+            return cfg
+        split = heldout_split([s for s, sp in info.splits.items() if sp.n > 0])
+        n = min(cfg.eval.n_images, info.splits[split].n)
+        if n <= cfg.eval.k:
+            raise L2RError(
+                f"{info.root}: the quality readout compares {n} '{split}' images, it needs more "
+                f"than eval.k = {cfg.eval.k}; add images, lower eval.k or pass --eval-images 0"
+            )
+        return cfg
+
+    @classmethod
+    def create(
+        cls, cfg: PriorRunConfig, device: torch.device, data: Path, info: DatasetInfo
+    ) -> tuple[PriorStage, L2RDataset]:
+        """The prior stage (with the held-out split of the readout, when it is on) and the
+        train split's ground-truth images at ``model.size``."""
+        size = cfg.model.size
+        dataset = L2RDataset(data, "train", fields=("image",), image_size=size)
+        held = None
+        if cfg.eval.n_images != 0:
+            split = heldout_split([s for s, sp in info.splits.items() if sp.n > 0])
+            held = L2RDataset(data, split, fields=("image",), image_size=size)
+        return cls(cfg, device, heldout=held), dataset
 
     def __init__(
         self, cfg: PriorRunConfig, device: torch.device, heldout: Dataset | None = None

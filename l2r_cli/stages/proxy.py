@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -14,6 +15,7 @@ from torch import Tensor, nn
 
 from l2r_cli.config import ProxyRunConfig
 from l2r_cli.console import notice_once
+from l2r_cli.data.dataset import DatasetInfo, L2RDataset
 from l2r_cli.errors import L2RError
 from l2r_cli.losses import perceptual_nll, photometric_nll
 from l2r_cli.models.proxy import Proxy, ProxyFactors, ProxyRender
@@ -53,6 +55,16 @@ class ProxyStage(Stage):
     """Trains all five proxy nets jointly."""
 
     kind = "proxy"
+
+    @classmethod
+    def create(
+        cls, cfg: ProxyRunConfig, device: torch.device, data: Path, info: DatasetInfo
+    ) -> tuple[ProxyStage, L2RDataset]:
+        """The proxy stage and the train split at ``model.image_size``: 'image', plus the
+        input field when the proxy learns from another one (e.g. 'lq')."""
+        fields = ("image",) if cfg.train.input == "image" else ("image", cfg.train.input)
+        dataset = L2RDataset(data, "train", fields=fields, image_size=cfg.model.image_size)
+        return cls(cfg, device), dataset
 
     def __init__(self, cfg: ProxyRunConfig, device: torch.device) -> None:
         super().__init__()

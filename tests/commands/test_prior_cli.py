@@ -16,7 +16,7 @@ from l2r_cli.models.stylegan2_io import save_stylegan2
 
 FIXTURE = Path("/work/shared/fixtures/stylegan2_rosinality_64.pt")
 TINY = ["--size", "16", "--max-channels", "16", "--style-dim", "16", "--n-mlp", "2",
-        "--num-workers", "0", "--eval-images", "6", "--batch-size", "4"]  # fmt: skip
+        "--workers", "0", "--eval-images", "6", "--batch-size", "4"]  # fmt: skip
 
 
 def _one_line_error(r, *needles):

@@ -11,7 +11,7 @@ from l2r_cli.models.stylegan2 import Discriminator, DiscriminatorConfig, Generat
 from l2r_cli.models.stylegan2_io import save_stylegan2
 from tests.stages.test_arn_stage import TINY_G, make_lq_dataset, make_proxy_ckpt
 
-TINY = ["--num-workers", "0", "--batch-size", "4"]
+TINY = ["--workers", "0", "--batch-size", "4"]
 TINY_GRN = ["--nf", "8", "--zdim", "16", *TINY]
 
 

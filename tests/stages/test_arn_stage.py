@@ -18,7 +18,7 @@ from tests.conftest import one_and_two_processes
 
 TINY_G = GeneratorConfig(size=32, style_dim=16, n_mlp=2, channels={4: 16, 8: 16, 16: 8, 32: 8})
 TINY_ARN = ["--nf", "8", "--zdim", "16", "--mapping-layers", "2", "--output-size", "32",
-            "--num-workers", "0", "--batch-size", "4"]  # fmt: skip
+            "--workers", "0", "--batch-size", "4"]  # fmt: skip
 
 
 def make_lq_dataset(

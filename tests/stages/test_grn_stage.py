@@ -135,7 +135,7 @@ def test_torchrun_two_processes_match_one_for_grn(tmp_path, grn_inputs):
     """2 gloo processes x batch 4 == 1 process x batch 8 after 3 GRN steps, to 1e-4."""
     data = make_lq_dataset(tmp_path / "ds1", n_train=16, variants=1)
     common = ["train-grn", "--data", str(data), "--arn", str(grn_inputs["arn"]), "--nf", "8",
-              "--zdim", "16", "--num-workers", "0", "--batch-size", "8",
+              "--zdim", "16", "--workers", "0", "--batch-size", "8",
               "--max-steps", "3"]  # fmt: skip
     one, two = tmp_path / "one", tmp_path / "two"
     one_and_two_processes(common, one, two)
@@ -172,7 +172,7 @@ def test_torchrun_mutual_runs_with_the_discriminator(tmp_path, grn_inputs):
     generator step). Not compared with one process: the discriminator's minibatch-stddev
     groups span each process's own batch, so the two runs differ by design."""
     common = ["train-mutual", "--data", str(grn_inputs["data"]), "--grn", str(grn_inputs["grn"]),
-              "--num-workers", "0", "--batch-size", "8", "--max-steps", "2"]  # fmt: skip
+              "--workers", "0", "--batch-size", "8", "--max-steps", "2"]  # fmt: skip
     one, two = tmp_path / "one", tmp_path / "two"
     one_and_two_processes(common, one, two)
     a, b = load_checkpoint(one)["models"], load_checkpoint(two, expect_kind="mutual")["models"]

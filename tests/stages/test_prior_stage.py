@@ -28,7 +28,7 @@ from l2r_cli.stages.prior import (
 )
 
 TINY = ["--size", "16", "--max-channels", "16", "--style-dim", "16", "--n-mlp", "2",
-        "--num-workers", "0", "--eval-images", "6"]  # fmt: skip
+        "--workers", "0", "--eval-images", "6"]  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- metric

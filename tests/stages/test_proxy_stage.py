@@ -16,7 +16,7 @@ import torch
 from l2r_cli.engine.checkpoint import load_checkpoint
 from tests.conftest import one_and_two_processes
 
-TINY = ["--nf", "8", "--zdim", "16", "--image-size", "32", "--num-workers", "0"]
+TINY = ["--nf", "8", "--zdim", "16", "--size", "32", "--workers", "0"]
 
 
 def _weights(run: Path) -> dict[str, torch.Tensor]:
