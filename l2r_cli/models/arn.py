@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from l2r_cli.errors import L2RError
-from l2r_cli.models.networks import _down_stack, _gn, _levels, _width
+from l2r_cli.models.networks import _down_stack, _levels, up_blocks
 from l2r_cli.models.stylegan2 import Generator, GeneratorConfig
 from l2r_cli.models.stylegan2_layers import EqualLinear, PixelNorm
 
@@ -253,7 +253,7 @@ class AlbedoEncoder(nn.Module):
     Unsup3D's albedo encoder-decoder (the proxy's Phi^a) without its output layer: the encoder
     to a (B, zdim, 1, 1) code, then the decoder's blocks, whose outputs at 4, 8, ..., S/2 (and
     at S, after the decoder's last upsampling block) are the guidance maps. Only the first k
-    blocks are built.
+    blocks are kept (all are created, so initialisation draws the same numbers for every k).
     """
 
     def __init__(self, size: int, nf: int, zdim: int, num_maps: int):
@@ -263,42 +263,8 @@ class AlbedoEncoder(nn.Module):
             raise ValueError(f"a {size}x{size} albedo gives 1..{n + 1} guidance maps")
         layers, top = _down_stack(3, zdim, size, nf)  # S x S -> 1 x 1
         self.encoder = nn.Sequential(*layers)
-        blocks: list[nn.Module] = [
-            nn.Sequential(  # 1x1 -> 4x4
-                nn.ConvTranspose2d(zdim, top, 4, 1, 0, bias=False),
-                nn.ReLU(inplace=True),
-                nn.Conv2d(top, top, 3, 1, 1, bias=False),
-                nn.ReLU(inplace=True),
-            )
-        ]
-        channels = [top]
-        ch = top
-        for i in reversed(range(n - 1)):  # 4x4 -> 8 -> 16 -> 32 (up to S/2)
-            out = _width(nf, i)
-            blocks.append(
-                nn.Sequential(
-                    nn.ConvTranspose2d(ch, out, 4, 2, 1, bias=False),
-                    _gn(out),
-                    nn.ReLU(inplace=True),
-                    nn.Conv2d(out, out, 3, 1, 1, bias=False),
-                    _gn(out),
-                    nn.ReLU(inplace=True),
-                )
-            )
-            channels.append(out)
-            ch = out
-        blocks.append(
-            nn.Sequential(  # S/2 -> S
-                nn.Upsample(scale_factor=2, mode="nearest"),
-                nn.Conv2d(ch, nf, 3, 1, 1, bias=False),
-                _gn(nf),
-                nn.ReLU(inplace=True),
-                nn.Conv2d(nf, nf, 5, 1, 2, bias=False),
-                _gn(nf),
-                nn.ReLU(inplace=True),
-            )
-        )
-        channels.append(nf)
+        parts, channels = up_blocks(zdim, top, size, nf)
+        blocks = [nn.Sequential(*part) for part in parts]
         self.blocks = nn.ModuleList(blocks[:num_maps])
         self.channels: list[int] = channels[:num_maps]
         """Width of each guidance map."""

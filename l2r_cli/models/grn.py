@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from l2r_cli.config import GrnModelConfig
-from l2r_cli.models.networks import EDDeconv
+from l2r_cli.models.networks import EDDeconv, border_mask, depth_from_tanh
 from l2r_cli.render.camera import depth_to_points
 from l2r_cli.render.shading import normals_from_points
 
@@ -56,14 +56,6 @@ class GrnOutput:
 
     depth: Tensor
     displacement: Tensor
-
-
-def border_mask(size: int, like: Tensor) -> Tensor:
-    """(1, size, size) with 1 on the two leftmost and rightmost columns (the proxy's pins)."""
-    b = torch.zeros(1, size, size, device=like.device, dtype=like.dtype)
-    b[..., :2] = 1
-    b[..., -2:] = 1
-    return b
 
 
 def refine_surface(depth: Tensor, displacement: Tensor, K: Tensor) -> Tensor:
@@ -120,8 +112,7 @@ class GRN(nn.Module):
             d = d.clamp(c.min_depth, c.max_depth)
         else:
             d0 = raw[:, 0] - raw[:, 0].flatten(1).mean(1).view(b, 1, 1)
-            t = d0.tanh()
-            d = (1 + t) / 2 * c.max_depth + (1 - t) / 2 * c.min_depth
+            d = depth_from_tanh(d0.tanh(), c.min_depth, c.max_depth)
         d = d * (1 - pins) + pins * c.border_depth
         if a.displacement:
             m = a.max_displacement * raw[:, 1:4].tanh() * (1 - pins).unsqueeze(1)

@@ -78,6 +78,66 @@ def _down_stack(cin: int, zdim: int, size: int, nf: int) -> tuple[list[nn.Module
     return layers, ch
 
 
+def up_blocks(zdim: int, top: int, size: int, nf: int) -> tuple[list[list[nn.Module]], list[int]]:
+    """The decoder of Unsup3D's EDDeconv without its output layer, block by block: (zdim, 1)
+    -> (top, 4), one block per level up to S/2, then S/2 -> S at width nf. Returns the blocks
+    (lists of modules, created in this order) and each block's output width. The depth and
+    albedo nets chain them; the ARN's albedo encoder reads its guidance maps between them."""
+    n = _levels(size)
+    blocks: list[list[nn.Module]] = [
+        [
+            nn.ConvTranspose2d(zdim, top, 4, 1, 0, bias=False),  # 1x1 -> 4x4
+            nn.ReLU(inplace=True),
+            nn.Conv2d(top, top, 3, 1, 1, bias=False),
+            nn.ReLU(inplace=True),
+        ]
+    ]
+    widths = [top]
+    ch = top
+    for i in reversed(range(n - 1)):  # 4x4 -> 8 -> 16 -> 32 (up to S/2)
+        out = _width(nf, i)
+        blocks.append(
+            [
+                nn.ConvTranspose2d(ch, out, 4, 2, 1, bias=False),
+                _gn(out),
+                nn.ReLU(inplace=True),
+                nn.Conv2d(out, out, 3, 1, 1, bias=False),
+                _gn(out),
+                nn.ReLU(inplace=True),
+            ]
+        )
+        widths.append(out)
+        ch = out
+    blocks.append(
+        [
+            nn.Upsample(scale_factor=2, mode="nearest"),  # S/2 -> S
+            nn.Conv2d(ch, nf, 3, 1, 1, bias=False),
+            _gn(nf),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(nf, nf, 5, 1, 2, bias=False),
+            _gn(nf),
+            nn.ReLU(inplace=True),
+        ]
+    )
+    widths.append(nf)
+    return blocks, widths
+
+
+def depth_from_tanh(t: Tensor, min_depth: float, max_depth: float) -> Tensor:
+    """t in [-1, 1] (any shape) -> depth in [min_depth, max_depth], linearly (the proxy's and
+    the GRN's depth decoding)."""
+    return (1 + t) / 2 * max_depth + (1 - t) / 2 * min_depth
+
+
+def border_mask(size: int, like: Tensor) -> Tensor:
+    """(1, size, size) with 1 on the two leftmost and rightmost columns: where the proxy and
+    the GRN pin the depth to the border depth (dtype and device of ``like``)."""
+    b = torch.zeros(1, size, size, device=like.device, dtype=like.dtype)
+    b[..., :2] = 1
+    b[..., -2:] = 1
+    return b
+
+
 class EDDeconv(nn.Module):
     """Encoder-decoder (B, cin, S, S) -> (B, cout, S, S): the depth and albedo nets."""
 
@@ -91,37 +151,11 @@ class EDDeconv(nn.Module):
         activation: bool = True,
     ):
         super().__init__()
-        n = _levels(size)
         enc, top = _down_stack(cin, zdim, size, nf)
         self.encoder = nn.Sequential(*enc)
-        dec: list[nn.Module] = [
-            nn.ConvTranspose2d(zdim, top, 4, 1, 0, bias=False),  # 1x1 -> 4x4
-            nn.ReLU(inplace=True),
-            nn.Conv2d(top, top, 3, 1, 1, bias=False),
-            nn.ReLU(inplace=True),
-        ]
-        ch = top
-        for i in reversed(range(n - 1)):  # 4x4 -> 8 -> 16 -> 32 (up to S/2)
-            out = _width(nf, i)
-            dec += [
-                nn.ConvTranspose2d(ch, out, 4, 2, 1, bias=False),
-                _gn(out),
-                nn.ReLU(inplace=True),
-                nn.Conv2d(out, out, 3, 1, 1, bias=False),
-                _gn(out),
-                nn.ReLU(inplace=True),
-            ]
-            ch = out
-        dec += [
-            nn.Upsample(scale_factor=2, mode="nearest"),  # S/2 -> S
-            nn.Conv2d(ch, nf, 3, 1, 1, bias=False),
-            _gn(nf),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(nf, nf, 5, 1, 2, bias=False),
-            _gn(nf),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(nf, cout, 5, 1, 2, bias=False),
-        ]
+        blocks, _ = up_blocks(zdim, top, size, nf)
+        dec = [m for block in blocks for m in block]
+        dec.append(nn.Conv2d(nf, cout, 5, 1, 2, bias=False))
         if activation:
             dec.append(nn.Tanh())
         self.decoder = nn.Sequential(*dec)

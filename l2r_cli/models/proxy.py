@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from l2r_cli.config import ProxyModelConfig
-from l2r_cli.models.networks import ConfNet, EDDeconv, Encoder
+from l2r_cli.models.networks import ConfNet, EDDeconv, Encoder, border_mask, depth_from_tanh
 from l2r_cli.render import Light, Renderer, light_from_raw, shade
 
 
@@ -157,10 +157,8 @@ class Proxy(nn.Module):
         if gain is not None:
             d = d * gain
         d = d.tanh()
-        d = (1 + d) / 2 * c.max_depth + (1 - d) / 2 * c.min_depth
-        border = torch.zeros_like(d[:1])
-        border[..., :2] = 1
-        border[..., -2:] = 1
+        d = depth_from_tanh(d, c.min_depth, c.max_depth)
+        border = border_mask(d.shape[-1], d)
         return d * (1 - border) + border * self.border_depth
 
     def postprocess_view(self, raw: Tensor) -> Tensor:

@@ -40,8 +40,9 @@ class Stage(ABC):
 
     Subclasses set ``kind``, fill ``self.nets`` (after calling ``super().__init__()``), build
     their optimizers in ``__init__`` and implement :meth:`optimizers`, :meth:`train_step`,
-    :meth:`panel` and, to be trained from the command line, :meth:`create`; the run config and the CLI options come from the
-    stage's ``StageSpec`` (``l2r_cli/configs/KIND.py``, see ``l2r_cli.engine.registry``).
+    :meth:`panel` and, to be trained from the command line, :meth:`create`; the run config
+    and the CLI options come from the stage's ``StageSpec`` (``l2r_cli/configs/KIND.py``, see
+    ``l2r_cli.engine.registry``).
     """
 
     kind: ClassVar[str] = ""

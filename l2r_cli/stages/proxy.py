@@ -10,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from l2r_cli.config import ProxyRunConfig
 from l2r_cli.console import notice_once
 from l2r_cli.data.dataset import DatasetInfo, L2RDataset
+from l2r_cli.data.inputs import model_input
 from l2r_cli.errors import L2RError
 from l2r_cli.losses import perceptual_nll, photometric_nll
 from l2r_cli.models.proxy import Proxy, ProxyFactors, ProxyRender
@@ -36,19 +36,9 @@ def make_adam(params, lr: float, betas: tuple[float, float], weight_decay: float
 
 
 def network_input(batch: dict[str, Tensor], field: str, size: int) -> Tensor:
-    """The image the nets see, (B, 3, S, S) in [-1, 1].
-
-    ``image``: the stored image, resized by the dataset. ``lq``: one of the K degraded variants
-    (chosen with the torch RNG, so checkpoints restore the choice), upsampled bilinearly to S.
-    """
-    if field == "image":
-        x = batch["image"]
-    else:
-        lq = batch[field]  # (B, K, 3, h, w)
-        pick = torch.randint(lq.shape[1], (lq.shape[0],))
-        x = lq[torch.arange(lq.shape[0]), pick.to(lq.device)]
-        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
-    return x * 2 - 1
+    """The image the nets see in training, (B, 3, S, S) in [-1, 1]: ``image``, or one of the K
+    degraded variants drawn with the torch RNG, upsampled to S (``l2r_cli.data.inputs``)."""
+    return model_input(batch, field, size, pick="random") * 2 - 1
 
 
 class ProxyStage(Stage):

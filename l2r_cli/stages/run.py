@@ -5,26 +5,16 @@ data and config and whose ``create`` builds the stage and its dataset."""
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
-
 from l2r_cli.config import to_dict
 from l2r_cli.data.dataset import open_dataset
+from l2r_cli.engine.checkpoint import seed_everything as seed_everything
 from l2r_cli.engine.distributed import cleanup, init_distributed
 from l2r_cli.engine.registry import resolve_ref, stage_spec
 from l2r_cli.engine.trainer import Trainer
 from l2r_cli.errors import L2RError
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch (all devices)."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
 
 
 def run_stage(kind: str, cfg: Any, data: Path, out: Path, resume: bool, g: Any) -> Path:
