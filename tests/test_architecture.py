@@ -31,8 +31,21 @@ def test_inference_does_not_import_training(module):
     "module",
     ["l2r_cli.data.ingest", "l2r_cli.data.degrade_workers", "l2r_cli.data.schema",
      "l2r_cli.data.writer", "l2r_cli.data.degrade_state", "l2r_cli.fileio",
-     "l2r_cli.data.face_template", "l2r_cli.faces"],
+     "l2r_cli.data.face_template", "l2r_cli.faces", "l2r_cli.data.ingest_scan",
+     "l2r_cli.data.ingest_image", "l2r_cli.data.ingest_crop"],
 )  # fmt: skip
 def test_worker_side_modules_load_no_torch(module):
     loaded = _loaded(module)
     assert module in loaded and "torch" not in loaded, loaded
+
+
+def test_the_stage_registry_and_the_cli_help_load_no_torch():
+    """`l2r --help` builds every train-KIND command from the registry without loading a model:
+    the registry, every stage config and the CLI module are torch-free."""
+    code = (
+        "import sys; from l2r_cli.engine.registry import stage_specs; "
+        "import l2r_cli.cli; kinds = [s.kind for s in stage_specs()]; "
+        "print(' '.join(kinds), 'torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["proxy", "prior", "arn", "grn", "mutual", "False"]
