@@ -12,7 +12,7 @@ from PIL import Image
 from skimage import data
 Image.fromarray(data.astronaut()).save(sys.argv[1])
 PY
-l2r reconstruct "$OUT/astronaut.png" --out-dir "$OUT" --mesh "$OUT/astronaut.glb"
+l2r reconstruct "$OUT/astronaut.png" --out "$OUT" --mesh "$OUT/astronaut.glb"
 l2r render-views "$OUT/astronaut/face0" --yaw -45:45:7 --light predicted --light -0.7,0.3 \
     --grid "$OUT/astronaut_views.png" --turntable "$OUT/astronaut_turntable.gif"
 echo "mesh: $OUT/astronaut.glb (and $OUT/astronaut/face0/mesh.{ply,obj,glb})"

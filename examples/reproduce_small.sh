@@ -102,8 +102,8 @@ D="$OUT/data"
 # 1. data, and each stage's budget
 if [ "$PRESET" != paper ]; then
     made "$D/train" || run l2r synth "$D/train" --n "$N_TRAIN" --seed 1 \
-        --splits 0.98,0.02,0 --overwrite
-    made "$D/test" || run l2r synth "$D/test" --n "$N_TEST" --seed 2 --splits 0,0,1 --overwrite
+        --split 0.98,0.02,0 --overwrite
+    made "$D/test" || run l2r synth "$D/test" --n "$N_TEST" --seed 2 --split 0,0,1 --overwrite
     for s in train test; do
         made "$OUT/deg_$s" || run l2r degrade "$D/$s/synface" "$OUT/deg_$s" \
             --gt-size 64 --lq-size 8 --variants 2 --crop none
@@ -114,10 +114,10 @@ if [ "$PRESET" != paper ]; then
     # true view (the synth test set stores the views of the degraded copy's faces)
     BASELINES=(--baseline constant --baseline template --template "$D/train" --views "$D/test")
     HQ_ARGS=(--config "$HERE/configs/proxy_synth_v5.toml" --nf 16 --zdim 128 --batch-size 16
-             --epochs 1000 --num-workers 0 --ckpt-every 250 --max-steps "$HQ_STEPS")
+             --epochs 1000 --workers 0 --ckpt-every 250 --max-steps "$HQ_STEPS")
     LQ_ARGS=(--config "$HERE/configs/proxy_synth_v2.toml" --nf 16 --zdim 128 --batch-size 16
-             --epochs 100 --num-workers 0 --max-steps "$LQ_STEPS")
-    COMMON=(--batch-size 16 --epochs 100 --num-workers 0 --ckpt-every 100)
+             --epochs 100 --workers 0 --max-steps "$LQ_STEPS")
+    COMMON=(--batch-size 16 --epochs 100 --workers 0 --ckpt-every 100)
     ARN_ARGS=(--output-size 64 --nf 32 --zdim 128 --max-steps "$ARN_STEPS")
     GRN_ARGS=(--nf 32 --zdim 128 --max-steps "$GRN_STEPS")
     MUT_ARGS=(--max-steps "$MUTUAL_STEPS")
@@ -151,7 +151,7 @@ else
         # shellcheck disable=SC2086  # PRIOR_ARGS is a list of words
         run timeout -s INT "$((PRIOR_MIN * 60))" l2r --seed 0 train-prior --data "$TRAIN" \
             --out "$OUT/prior" --size 64 --max-channels 32 --style-dim 64 --n-mlp 2 \
-            --batch-size 16 --r1-gamma 1 --num-workers 0 --ckpt-every 250 --epochs 100 \
+            --batch-size 16 --r1-gamma 1 --workers 0 --ckpt-every 250 --epochs 100 \
             ${PRIOR_ARGS} || true
     fi
     [ -f "$PRIOR_PT" ] || { echo "no prior at $PRIOR_PT" >&2; exit 1; }
@@ -233,10 +233,10 @@ mkdir -p "$B"
 [ -f "$B/identity_origin.json" ] || run l2r benchmark identity --data "$TEST" \
     --input image "$OUT/proxy_hq" --limit "$ID_LIMIT" "${EMB[@]}" --json "$B/identity_origin.json"
 if [ -n "${FAW3D:-}" ] && [ ! -f "$B/3dfaw.json" ]; then
-    run l2r benchmark 3dfaw "$FAW3D" "$R/mutual" "$OUT/proxy_hq" --compare --json "$B/3dfaw.json"
+    run l2r benchmark 3dfaw --data "$FAW3D" "$R/mutual" "$OUT/proxy_hq" --compare --json "$B/3dfaw.json"
 fi
 if [ -n "${PHOTOFACE:-}" ] && [ ! -f "$B/photoface.json" ]; then
-    run l2r benchmark photoface "$PHOTOFACE" "$R/mutual" "$OUT/proxy_hq" --compare \
+    run l2r benchmark photoface --data "$PHOTOFACE" "$R/mutual" "$OUT/proxy_hq" --compare \
         ${PHOTOFACE_LIST:+--list "$PHOTOFACE_LIST"} --json "$B/photoface.json"
 fi
 stamp benchmarks

@@ -28,23 +28,23 @@ mkdir -p "$OUT"
 if [ ! -f "$OUT/prior/prior.pt" ]; then
     timeout -s INT "$((PRIOR_MIN * 60))" l2r --seed 0 train-prior --data "$OUT/deg_train" \
         --out "$OUT/prior" --size 64 --max-channels 32 --style-dim 64 --n-mlp 2 \
-        --batch-size 16 --r1-gamma 1 --num-workers 0 --ckpt-every 250 --epochs 100 \
+        --batch-size 16 --r1-gamma 1 --workers 0 --ckpt-every 250 --epochs 100 \
         ${PRIOR_ARGS:-} || true
 fi
 
 # 3. The proxy on the degraded inputs (8 px upsampled to 64).
 [ -f "$OUT/proxy_lq/checkpoints/last.pt" ] || l2r --seed 0 train-proxy --data "$OUT/deg_train" \
     --out "$OUT/proxy_lq" --input lq --config examples/configs/proxy_synth_v2.toml \
-    --nf 16 --zdim 128 --batch-size 16 --epochs 100 --num-workers 0 --max-steps "$PROXY_STEPS"
+    --nf 16 --zdim 128 --batch-size 16 --epochs 100 --workers 0 --max-steps "$PROXY_STEPS"
 
 # 4. The ARN with the frozen prior, and without it (the generator trained from scratch).
 ARN=(--data "$OUT/deg_train" --proxy "$OUT/proxy_lq" --prior "$OUT/prior/prior.pt"
-     --output-size 64 --nf 32 --zdim 128 --batch-size 16 --epochs 100 --num-workers 0
+     --output-size 64 --nf 32 --zdim 128 --batch-size 16 --epochs 100 --workers 0
      --max-steps "$ARN_STEPS")
 [ -f "$OUT/arn/checkpoints/last.pt" ] || l2r --seed 0 train-arn "${ARN[@]}" --out "$OUT/arn"
 [ -f "$OUT/arn_noprior/checkpoints/last.pt" ] || l2r --seed 0 train-arn "${ARN[@]}" \
     --out "$OUT/arn_noprior" --no-use-prior
 
 # 5. Texture SSIM on the test faces (an 'arn' checkpoint also rates its proxy alone).
-l2r benchmark texture --data "$OUT/deg_test" --ckpt "$OUT/arn" --ckpt "$OUT/arn_noprior" \
+l2r benchmark texture --data "$OUT/deg_test" --input lq --ckpt "$OUT/arn" --ckpt "$OUT/arn_noprior" \
     --json "$OUT/texture.json"

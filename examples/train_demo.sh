@@ -9,7 +9,7 @@ OUT=${OUT:-demo_out/train_demo}
 STEPS=${STEPS:-600}
 mkdir -p "$OUT"
 l2r synth "$OUT/train" --n 1500 --seed 1 --size 64 --overwrite
-l2r synth "$OUT/test" --n 200 --seed 2 --size 64 --splits 0,0,1 --overwrite
+l2r synth "$OUT/test" --n 200 --seed 2 --size 64 --split 0,0,1 --overwrite
 rm -rf "$OUT/run"
 l2r --device auto train-proxy --data "$OUT/train" --out "$OUT/run" \
     --config examples/configs/proxy_synth.toml \

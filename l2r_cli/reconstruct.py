@@ -244,11 +244,11 @@ class Reconstructor:
     """Photos -> :class:`FaceResult` per face.
 
     ckpt: an l2r geometry checkpoint (proxy, arn, grn or mutual; a file or run directory);
-    None = the bundled weights. detect: find and align faces with dlib (else each photo is one
-    already-cropped face). largest: keep only the largest face of each photo. min_score: dlib
-    HOG score below which detections are dropped. texture: 'albedo' (the model's) or 'photo'
-    (the input photo projected onto the surface, :mod:`l2r_cli.render.texture`, at
-    ``texture_size`` pixels) for the meshes.
+    None or ``"bundled"`` = the bundled weights. detect: find and align faces with dlib (else
+    each photo is one already-cropped face). largest: keep only the largest face of each photo.
+    min_score: dlib HOG score below which detections are dropped. texture: 'albedo' (the
+    model's) or 'photo' (the input photo projected onto the surface,
+    :mod:`l2r_cli.render.texture`, at ``texture_size`` pixels) for the meshes.
     """
 
     def __init__(
@@ -264,10 +264,11 @@ class Reconstructor:
     ) -> None:
         from l2r_cli.device import resolve_device
         from l2r_cli.predictor import load_predictor, renderer_of
-        from l2r_cli.weights import default_weights, sha256
+        from l2r_cli.weights import DEFAULT_WEIGHTS, default_weights, sha256
 
         self.device = device if isinstance(device, torch.device) else resolve_device(device)
-        path = default_weights() if ckpt is None else Path(ckpt)
+        bundled = ckpt is None or str(ckpt) == "bundled"
+        path = default_weights() if bundled else Path(ckpt)
         self.predictor = load_predictor(path, self.device)
         self.renderer = renderer_of(self.predictor, self.device)
         file = path
@@ -277,7 +278,7 @@ class Reconstructor:
             file = resolve_checkpoint_path(path)
         self.model_info = {
             "path": str(file),
-            "bundled": ckpt is None,
+            "bundled": bundled or file.resolve() == DEFAULT_WEIGHTS.resolve(),
             "kind": self.predictor.kind,
             "sha256": sha256(file),
             "image_size": self.predictor.image_size,

@@ -564,7 +564,7 @@ def tables(out: Path, preset: str) -> None:
         print(
             "Not run here: both need the real datasets, which are distributed on request. "
             "Give them to the script (PRESET=paper, FAW3D=, PHOTOFACE=) or run "
-            "`l2r benchmark 3dfaw ROOT CKPT...` and `l2r benchmark photoface ROOT CKPT...` "
+            "`l2r benchmark 3dfaw --data ROOT CKPT...` and `l2r benchmark photoface --data ROOT CKPT...` "
             "(docs/benchmarks.md).\n"
         )
     print("## Training commands\n")

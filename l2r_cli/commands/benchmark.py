@@ -1,7 +1,12 @@
-"""`l2r benchmark ...`: the paper's evaluation protocols and speed measurements."""
+"""`l2r benchmark ...`: the paper's evaluation protocols and speed measurements.
+
+Every benchmark reads ``-d/--data DIR`` and takes checkpoints as positional arguments (and
+``--ckpt``, repeatable); ``bundled`` names the bundled weights. Tables go to stdout, "wrote X"
+lines to stderr (docs/cli.md)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections.abc import Callable
@@ -11,8 +16,20 @@ import click
 from rich.table import Table
 
 from l2r_cli.benchmark.report import bfm_columns, results_table
-from l2r_cli.commands.options import L2RGroup
-from l2r_cli.console import console, info
+from l2r_cli.commands.options import (
+    BUNDLED,
+    L2RGroup,
+    batch_size_option,
+    ckpt_option,
+    data_option,
+    data_root,
+    input_option,
+    is_bundled,
+    resolve_ckpt,
+    size_option,
+    split_option,
+)
+from l2r_cli.console import console, log
 
 _report_option = click.option(
     "--report", "report_dir", metavar="DIR", help="Also write DIR/report.md with plots (PNG)."
@@ -24,16 +41,27 @@ _json_option = click.option(
 )
 
 
-def _input_option(default: str) -> Callable:
-    """``--input lq|image``: the first degraded variant or the original images."""
-    return click.option(
-        "--input",
-        "input_field",
-        type=click.Choice(["lq", "image"]),
+def _batch_option(default: int) -> Callable:
+    """``-b/--batch-size N``: images per forward pass (does not change the numbers)."""
+    return batch_size_option(
+        "Images per forward pass (does not change the results).",
         default=default,
         show_default=True,
-        help="Reconstruct from the degraded (first variant) or the original images ('origin').",
     )
+
+
+def _ckpts_arg(ckpts: tuple[str, ...], paths: tuple[str, ...]) -> list[str | None]:
+    """--ckpt values then positional ones, in order; None where the bundled weights are meant
+    (the evaluators name that row 'bundled')."""
+    return [None if is_bundled(c) else c for c in (*ckpts, *paths)]
+
+
+_legacy_data_option = data_option(
+    "Benchmark data folder; required (the old form, the folder as the first argument, still "
+    "works in this release).",
+    required=False,
+    type=click.Path(path_type=Path),
+)
 
 
 _compare_option = click.option(
@@ -48,26 +76,29 @@ def _report(out_dir, title, table, series, xlabel, bars=None) -> None:
     from l2r_cli.benchmark.report import write_simple_report
 
     command = "l2r " + " ".join(sys.argv[1:])
-    info(f"wrote {write_simple_report(out_dir, title, command, table, series, xlabel, bars)}")
+    log(f"wrote {write_simple_report(out_dir, title, command, table, series, xlabel, bars)}")
 
 
 def _write_json(path: str, payload: dict) -> None:
     """Write a benchmark's results as indented JSON and say so."""
     Path(path).write_text(json.dumps(payload, indent=2))
-    info(f"wrote {path}")
+    log(f"wrote {path}")
 
 
 @click.group("benchmark", cls=L2RGroup)
 def benchmark() -> None:
-    """Evaluate checkpoints (bfm, texture, identity, 3dfaw, photoface) and measure speed."""
+    """Evaluate checkpoints (bfm, texture, identity, 3dfaw, photoface, photos) and measure
+    speed.
+
+    \b
+    Every benchmark but speed: l2r benchmark NAME -d DATA [CKPT]... (CKPT may be 'bundled').
+    """
 
 
 @benchmark.command("bfm")
 @click.argument("paths", nargs=-1, metavar="[CKPT]...")
-@click.option("--data", required=True, metavar="DIR", help="l2r dataset with GT depth.")
-@click.option(
-    "--ckpt", "ckpts", multiple=True, metavar="CKPT", help="Checkpoint file or run dir (repeat)."
-)
+@data_option("l2r dataset with GT depth.")
+@ckpt_option()
 @click.option(
     "--compare",
     is_flag=True,
@@ -98,9 +129,9 @@ def benchmark() -> None:
     help="l2r synth dataset holding the true views of DATA's faces (matched by name), for the "
     "template baseline when DATA itself stores none (e.g. an `l2r degrade` copy).",
 )
-@click.option("--split", default="test", show_default=True, metavar="NAME")
-@_input_option("image")
-@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
+@split_option()
+@input_option()
+@_batch_option(32)
 @_json_option
 @click.option(
     "--report",
@@ -149,14 +180,17 @@ def bfm(
     from l2r_cli.errors import L2RError
     from l2r_cli.predictor import STAGE_LABELS, ConstantDepthPredictor, load_predictor
 
-    ckpts = (*ckpts, *paths)
+    ckpts = _ckpts_arg(ckpts, paths)
     baselines = tuple(dict.fromkeys(baselines))
     if not ckpts and not baselines:
         raise L2RError("nothing to evaluate: give checkpoints (CKPT... or --ckpt), or --baseline")
     if (template_src or views_from) and "template" not in baselines:
         raise L2RError("--template and --views go with --baseline template")
     device = resolve_device(g.device)
-    predictors = [load_predictor(c, device) for c in ckpts]
+    predictors = [load_predictor(resolve_ckpt(c), device) for c in ckpts]
+    for c, p in zip(ckpts, predictors, strict=True):
+        if c is None:
+            p.name = BUNDLED
     size = predictors[0].image_size if predictors else 64
     views = None
     if "constant" in baselines:
@@ -183,7 +217,7 @@ def bfm(
         from l2r_cli.benchmark.report import write_bfm_report
 
         command = "l2r " + " ".join(sys.argv[1:])
-        info(f"wrote {write_bfm_report(results, report_dir, title, command)}")
+        log(f"wrote {write_bfm_report(results, report_dir, title, command)}")
 
 
 def _diagnose_table(predictors, data, split, batch_size, device) -> list[dict]:
@@ -213,25 +247,20 @@ def _diagnose_table(predictors, data, split, batch_size, device) -> list[dict]:
 
 @benchmark.command("texture")
 @click.argument("paths", nargs=-1, metavar="[CKPT]...")
-@click.option("--data", required=True, metavar="DIR", help="l2r dataset with 'image' and 'lq'.")
-@click.option(
-    "--ckpt",
-    "ckpts",
-    multiple=True,
-    metavar="CKPT",
-    help="proxy, arn, grn or mutual checkpoint or run dir (repeat); all but proxy add its proxy.",
+@data_option("l2r dataset with 'image' and 'lq'.")
+@ckpt_option(
+    "proxy, arn, grn or mutual checkpoint, run folder or 'bundled' (repeat); all but proxy add "
+    "its proxy."
 )
-@click.option("--split", default="test", show_default=True, metavar="NAME")
-@click.option(
-    "--size",
+@split_option()
+@size_option(
+    "Evaluation resolution (0 = the dataset's GT size; paper: 256).",
     default=0,
     show_default=True,
     type=click.IntRange(min=0),
-    metavar="S",
-    help="Evaluation resolution (0 = the dataset's GT size; paper: 256).",
 )
-@_input_option("lq")
-@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
+@input_option()
+@_batch_option(32)
 @_compare_option
 @_json_option
 @_report_option
@@ -241,7 +270,7 @@ def texture(
 ) -> None:
     """Texture SSIM on the face region, re-render vs. ground truth (paper sec. 5).
 
-    The first degraded variant 'lq' (or with --input image the original) goes in; the proxy's
+    The original image (or with --input lq its first degraded variant) goes in; the proxy's
     render (and, for an 'arn', 'grn' or 'mutual' checkpoint, the re-render of the restored
     albedo on its geometry) is compared with the GT image by 11x11 Gaussian SSIM averaged over
     the ground truth's face mask (its 'mask', else GT depth below the background); only data
@@ -249,21 +278,23 @@ def texture(
 
     \b
     Example:
-      l2r benchmark texture --data data/deg runs/proxy runs/arn --json tex.json
+      l2r benchmark texture --data data/deg --input lq runs/proxy runs/arn --json tex.json
     """
     from l2r_cli.benchmark.texture import evaluate_texture
     from l2r_cli.device import resolve_device
     from l2r_cli.errors import L2RError
 
-    ckpts = (*ckpts, *paths)
+    ckpts = _ckpts_arg(ckpts, paths)
     if not ckpts:
         raise L2RError("give at least one checkpoint (as an argument or with --ckpt)")
     device = resolve_device(g.device)
-    results = [
-        r
-        for c in ckpts
-        for r in evaluate_texture(c, data, split, batch_size, device, size, input_field)
-    ]
+    results = []
+    for c in ckpts:
+        path = resolve_ckpt(c)
+        for r in evaluate_texture(path, data, split, batch_size, device, size, input_field):
+            if c is None:  # name the bundled weights by the word, not the install's path
+                r = dataclasses.replace(r, name=r.name.replace(str(path), BUNDLED))
+            results.append(r)
     rows = [r.summary() for r in results]
     title = f"Texture SSIM on {data} [{split}, input={input_field}]"
     label = f"{results[0].label} ↑"
@@ -282,10 +313,10 @@ def texture(
 
 @benchmark.command("identity")
 @click.argument("paths", nargs=-1, metavar="[CKPT]...")
-@click.option("--data", required=True, metavar="DIR", help="l2r dataset (GT image, and lq).")
-@click.option("--ckpt", "ckpts", multiple=True, metavar="CKPT", help="Checkpoint (repeat).")
-@click.option("--split", default="test", show_default=True, metavar="NAME")
-@_input_option("lq")
+@data_option("l2r dataset (GT image, and lq).")
+@ckpt_option()
+@split_option()
+@input_option()
 @click.option(
     "--embedder",
     default="dlib",
@@ -294,8 +325,15 @@ def texture(
     help="Face-recognition model: dlib's ResNet, or a torch.export (.pt2) or TorchScript file "
     "(e.g. your ArcFace).",
 )
-@click.option("--limit", default=0, type=click.IntRange(min=0), help="First N faces (0: all).")
-@click.option("--batch-size", default=16, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--limit",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="First N faces (0: all).",
+)
+@_batch_option(16)
 @_compare_option
 @_json_option
 @_report_option
@@ -319,14 +357,14 @@ def identity(
 
     \b
     Example:
-      l2r benchmark identity --data data/deg_test runs/proxy_lq runs/mutual --limit 200
+      l2r benchmark identity --data data/deg_test --input lq runs/proxy_lq runs/mutual
       l2r benchmark identity --data data/deg_test runs/mutual --embedder arcface_ts.pt
     """
     from l2r_cli.benchmark.identity import evaluate_identity, load_embedder
     from l2r_cli.device import resolve_device
     from l2r_cli.errors import L2RError
 
-    all_ckpts = [*paths, *ckpts]
+    all_ckpts = [BUNDLED if c is None else c for c in _ckpts_arg((), (*paths, *ckpts))]
     if not all_ckpts:
         raise L2RError("give at least one checkpoint (as an argument or with --ckpt)")
     device = resolve_device(g.device)
@@ -356,30 +394,39 @@ def identity(
 
 
 @benchmark.command("3dfaw")
-@click.argument("root", type=click.Path(path_type=Path), metavar="ROOT")
 @click.argument("paths", nargs=-1, metavar="[CKPT]...")
-@click.option("--split", type=click.Choice(["test", "valid"]), default="test", show_default=True)
-@click.option("--batch-size", default=16, show_default=True, type=click.IntRange(min=1))
+@_legacy_data_option
+@ckpt_option()
+@click.option(
+    "--split",
+    type=click.Choice(["test", "valid"]),
+    default="test",
+    show_default=True,
+    help="Which of the release's lists to score.",
+)
+@_batch_option(16)
 @_compare_option
 @_json_option
 @_report_option
 @click.pass_obj
-def threedfaw(g, root, paths, split, batch_size, compare, json_out, report_dir) -> None:
+def threedfaw(g, paths, data, ckpts, split, batch_size, compare, json_out, report_dir) -> None:
     """3DFAW keypoint depth correlation (paper Table 5): sum over 66 keypoints of |Pearson r|
     between predicted and ground-truth depth across the test faces (max 66).
 
-    ROOT holds list_valid_test.txt, valid_img/ and valid_lm/ (DepthNet's layout of the 3DFAW
+    DATA holds list_valid_test.txt, valid_img/ and valid_lm/ (DepthNet's layout of the 3DFAW
     release). Without CKPT: the bundled weights.
 
     \b
     Example:
-      l2r benchmark 3dfaw ~/data/3dfaw runs/proxy runs/mutual --compare --json faw.json
+      l2r benchmark 3dfaw --data ~/data/3dfaw runs/proxy runs/mutual --compare --json faw.json
     """
     from l2r_cli.benchmark.threedfaw import evaluate_3dfaw
     from l2r_cli.device import resolve_device
 
+    root, paths = data_root(data, paths, "3dfaw")
     device = resolve_device(g.device)
-    results = [evaluate_3dfaw(c, root, split, device, batch_size) for c in paths or [None]]
+    ckpts = _ckpts_arg(ckpts, paths) or [None]
+    results = [evaluate_3dfaw(c, root, split, device, batch_size) for c in ckpts]
     rows = [r.summary() for r in results]
     title = f"3DFAW keypoint depth correlation on {root} [{split}]"
     cols = [("model", lambda r: str(r["name"])), ("n", lambda r: str(r["n"])),
@@ -394,14 +441,15 @@ def threedfaw(g, root, paths, split, batch_size, compare, json_out, report_dir) 
 
 
 @benchmark.command("photoface")
-@click.argument("root", type=click.Path(path_type=Path), metavar="ROOT")
 @click.argument("paths", nargs=-1, metavar="[CKPT]...")
+@_legacy_data_option
+@ckpt_option()
 @click.option(
     "--list",
     "list_file",
     type=click.Path(path_type=Path),
     metavar="FILE",
-    help="Session folders to score, relative to ROOT, one a line (a test split).",
+    help="Session folders to score, relative to DATA, one a line (a test split).",
 )
 @click.option(
     "--image",
@@ -410,29 +458,32 @@ def threedfaw(g, root, paths, split, batch_size, compare, json_out, report_dir) 
     show_default=True,
     help="Model input: the mean of the four images, or one of them.",
 )
-@click.option("--batch-size", default=16, show_default=True, type=click.IntRange(min=1))
+@_batch_option(16)
 @_compare_option
 @_json_option
 @_report_option
 @click.pass_obj
-def photoface(g, root, paths, list_file, image, batch_size, compare, json_out, report_dir) -> None:
+def photoface(
+    g, paths, data, ckpts, list_file, image, batch_size, compare, json_out, report_dir
+) -> None:
     """Photoface facial normals (paper Table 6): MAD and % of face pixels within 20/25/30 deg
     of the normals photometric stereo gives from each session's four images.
 
-    ROOT is the release's PhotofaceDB folder (SUBJECT/SESSION/im0..im3.bmp + LightSource.m);
+    DATA is the release's PhotofaceDB folder (SUBJECT/SESSION/im0..im3.bmp + LightSource.m);
     the protocol's choices (input, crop, mask, light convention) are in docs/benchmarks.md.
     Without CKPT: the bundled weights.
 
     \b
     Example:
-      l2r benchmark photoface ~/data/PhotofaceDB runs/mutual --list test_sessions.txt
+      l2r benchmark photoface --data ~/data/PhotofaceDB runs/mutual --list test_sessions.txt
     """
     from l2r_cli.benchmark.photoface import evaluate_photoface
     from l2r_cli.device import resolve_device
 
+    root, paths = data_root(data, paths, "photoface")
     device = resolve_device(g.device)
     results, prepared = [], None
-    for c in paths or [None]:
+    for c in _ckpts_arg(ckpts, paths) or [None]:
         res = evaluate_photoface(c, root, device, batch_size, list_file, image, None, prepared)
         prepared = res.prepared
         results.append(res)

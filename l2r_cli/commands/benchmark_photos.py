@@ -1,21 +1,23 @@
-"""`l2r benchmark photos DIR [CKPT]...`: pose and relief on real photos against null rows
+"""`l2r benchmark photos --data DIR [CKPT]...`: pose and relief on real photos against null rows
 (:mod:`l2r_cli.benchmark.photos`, docs/photos_benchmark.md)."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import click
 
 from l2r_cli.benchmark.report import results_table
 from l2r_cli.commands.benchmark import (
+    _batch_option,
+    _ckpts_arg,
     _compare_option,
     _json_option,
+    _legacy_data_option,
     _report,
     _report_option,
     _write_json,
 )
-from l2r_cli.console import info
+from l2r_cli.commands.options import BUNDLED, ckpt_option, data_root, resolve_ckpt
+from l2r_cli.console import info, log
 
 
 def _cell(key: str, fmt: str):
@@ -68,8 +70,9 @@ def _margin_table(summary: dict) -> list[str]:
 
 
 @click.command("photos")
-@click.argument("root", type=click.Path(path_type=Path), metavar="DIR")
 @click.argument("paths", nargs=-1, metavar="[CKPT]...")
+@_legacy_data_option
+@ckpt_option()
 @click.option("--largest", is_flag=True, help="Keep only the largest detected face of each photo.")
 @click.option(
     "--min-score",
@@ -86,13 +89,23 @@ def _margin_table(summary: dict) -> list[str]:
     show_default=True,
     help="Coordinate of the first pixel's centre in .pts files: 1 (iBUG/300-W) or 0.",
 )
-@click.option("--batch-size", default=16, show_default=True, type=click.IntRange(min=1))
+@_batch_option(16)
 @_compare_option
 @_json_option
 @_report_option
 @click.pass_obj
 def photos(
-    g, root, paths, largest, min_score, pts_origin, batch_size, compare, json_out, report_dir
+    g,
+    paths,
+    data,
+    ckpts,
+    largest,
+    min_score,
+    pts_origin,
+    batch_size,
+    compare,
+    json_out,
+    report_dir,
 ) -> None:
     """Pose and relief on real photos: yaw and pitch error against a reference pose from the
     68 landmarks (a generic 3D face fitted by PnP) and the Pearson r of the predicted depth
@@ -100,33 +113,34 @@ def photos(
     references, non-face images in the same crops, the model's own mean prediction, and for
     depth r its own mean canonical surface seen from its predicted views).
 
-    DIR holds photos (recursive); an iBUG .pts file beside a photo (same stem) gives its
-    68 landmarks, else dlib detects them. Without CKPT: the bundled weights.
+    DATA holds photos (recursive); an iBUG .pts file beside a photo (same stem) gives its
+    68 landmarks, else dlib detects them. Without CKPT: the bundled weights. The table, the
+    pose summary and the verdict go to stdout; notes on skipped photos to stderr.
 
     \b
     Example:
-      l2r benchmark photos photos/ --json photos.json
-      l2r benchmark photos photos/ runs/proxy runs/mutual --compare --report rep/
+      l2r benchmark photos --data photos/ --json photos.json
+      l2r benchmark photos --data photos/ runs/proxy runs/mutual --compare --report rep/
     """
     import numpy as np
 
     from l2r_cli.benchmark.photos import METRICS, evaluate_photos, load_photo_faces
     from l2r_cli.device import resolve_device
     from l2r_cli.predictor import load_predictor, renderer_of
-    from l2r_cli.weights import default_weights
 
+    root, paths = data_root(data, paths, "photos")
     device = resolve_device(g.device)
-    ckpts = list(paths) or [None]
-    predictors = [load_predictor(default_weights() if c is None else c, device) for c in ckpts]
+    ckpts = _ckpts_arg(ckpts, paths) or [None]
+    predictors = [load_predictor(resolve_ckpt(c), device) for c in ckpts]
     sizes = tuple(dict.fromkeys(p.image_size for p in predictors))
     faces, notes = load_photo_faces(root, sizes, largest, float(pts_origin), min_score, seed=g.seed)
     for note in notes:
-        info(f"[yellow]note:[/] {note}")
+        log(f"[yellow]note:[/] {note}")
     n_pts = sum(f.landmark_source == "pts" for f in faces)
-    info(f"{len(faces)} face(s) from {root} ({n_pts} from .pts files, the others from dlib)")
+    log(f"{len(faces)} face(s) from {root} ({n_pts} from .pts files, the others from dlib)")
     results = []
     for c, p in zip(ckpts, predictors, strict=True):
-        name = "bundled" if c is None else str(c)
+        name = BUNDLED if c is None else str(c)
         r = renderer_of(p, device)
         results.append(evaluate_photos(p, faces, r, device, batch_size, name))
     summaries = [r.summary() for r in results]

@@ -9,7 +9,14 @@ import click
 from rich.table import Table
 
 from l2r_cli.commands.benchmark import _json_option, _write_json
-from l2r_cli.console import console, info
+from l2r_cli.commands.options import (
+    batch_size_option,
+    data_option,
+    renamed,
+    size_option,
+    workers_option,
+)
+from l2r_cli.console import console, err_console, info, log
 
 
 def _parse_workers(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:
@@ -24,6 +31,7 @@ def _parse_workers(ctx: click.Context, param: click.Parameter, value: str) -> tu
     return out
 
 
+@renamed({"--image-size": "--size", "--num-workers": "--workers"})
 @click.command("speed")
 @click.option(
     "--case",
@@ -32,12 +40,35 @@ def _parse_workers(ctx: click.Context, param: click.Parameter, value: str) -> tu
     show_default=True,
     help="proxy: train-proxy step parts; degrade: l2r degrade vs a plain loop.",
 )
-@click.option("--batch-size", default=16, show_default=True, type=click.IntRange(min=1))
-@click.option("--image-size", default=64, show_default=True, type=click.Choice(["32", "64", "128"]))
-@click.option("--nf", default=64, show_default=True, type=click.IntRange(min=4))
-@click.option("--repeats", default=10, show_default=True, type=click.IntRange(min=1))
-@click.option("--num-workers", default=2, show_default=True, type=click.IntRange(min=0))
-@click.option("--data", metavar="DIR", help="Read batches from this dataset (default: temp data).")
+@batch_size_option("proxy case: images per training step.", default=16, show_default=True)
+@size_option(
+    "proxy case: input resolution of the proxy.",
+    default="64",
+    show_default=True,
+    type=click.Choice(["32", "64", "128"]),
+    metavar="[32|64|128]",
+)
+@click.option(
+    "--nf",
+    default=64,
+    show_default=True,
+    type=click.IntRange(min=4),
+    metavar="N",
+    help="proxy case: width of the depth/albedo nets.",
+)
+@click.option(
+    "--repeats",
+    default=10,
+    show_default=True,
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="proxy case: timed steps per part (after 3 warm-up steps).",
+)
+@workers_option("proxy case: DataLoader worker processes.", default=2, show_default=True)
+@data_option(
+    "proxy case: read batches from this dataset (default: temporary synthetic data).",
+    required=False,
+)
 @click.option(
     "--images",
     default=2000,
@@ -83,10 +114,10 @@ def speed(
     g,
     case,
     batch_size,
-    image_size,
+    size,
     nf,
     repeats,
-    num_workers,
+    workers,
     data,
     images,
     photo_size,
@@ -101,7 +132,7 @@ def speed(
 
     \b
     Example:
-      l2r benchmark speed --batch-size 16 --image-size 64
+      l2r benchmark speed --batch-size 16 --size 64
       l2r benchmark speed --case degrade --images 2000 --json degrade_speed.json
     """
     payload: dict = {}
@@ -110,7 +141,7 @@ def speed(
             images, photo_size, photo_format, degrade_workers, degrade_rounds
         )
     if case in ("proxy", "all"):
-        payload.update(_proxy_speed(g, batch_size, image_size, nf, repeats, num_workers, data))
+        payload.update(_proxy_speed(g, batch_size, size, nf, repeats, workers, data))
     if json_out:
         _write_json(json_out, payload)
 
@@ -122,14 +153,14 @@ def _degrade_speed(images: int, size: int, fmt: str, workers: tuple[int, ...], r
     from l2r_cli.benchmark.degrade_speed import run_degrade_speed
 
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    with console.status(f"degrade case: {images} synthetic {size}px {fmt} photos..."):
+    with err_console.status(f"degrade case: {images} synthetic {size}px {fmt} photos..."):
         timings, same, every = run_degrade_speed(
             images=images,
             size=size,
             workers=workers,
             fmt=fmt,
             rounds=rounds,
-            on_case=lambda t: info(f"  {t.name}: {t.images_per_second:.1f} images/s"),
+            on_case=lambda t: log(f"  {t.name}: {t.images_per_second:.1f} images/s"),
         )
     base, shared = timings[0].images_per_second, timings[1].images_per_second
     t = Table(

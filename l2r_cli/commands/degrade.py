@@ -7,7 +7,8 @@ from typing import Any
 
 import click
 
-from l2r_cli.console import info, progress
+from l2r_cli.commands.options import workers_option
+from l2r_cli.console import log, progress
 from l2r_cli.errors import L2RError
 
 
@@ -117,13 +118,10 @@ def _default_workers() -> int:
     metavar="INT",
     help="Random seed.  [default: the global --seed, 0]",
 )
-@click.option(
-    "--workers",
-    type=click.IntRange(min=0),
+@workers_option(
+    "Worker processes; 0 = all in this process. Does not change the output.",
     default=_default_workers,
     show_default="number of CPUs",
-    metavar="N",
-    help="Worker processes; 0 = all in this process. Does not change the output.",
 )
 @click.option(
     "--crop",
@@ -211,4 +209,4 @@ def degrade(
                 bar.update(task, advance=n, status=f"written {written}, skipped {skipped}")
 
         summary = run_degrade(cfg, _Progress())
-    info(summary_line(summary))
+    log(summary_line(summary))

@@ -129,10 +129,9 @@ def data_root(data: Path | None, paths: tuple[str, ...], command: str) -> tuple[
         return Path(data), paths
     if not paths:
         raise click.UsageError("Missing option '-d' / '--data'.")
-    from l2r_cli.console import notice_once
+    from l2r_cli.console import note
 
-    notice_once(
-        f"data-root:{command}",
+    note(
         f"`l2r benchmark {command} ROOT` is now `l2r benchmark {command} --data ROOT` "
         "(the old form goes in the next release)",
     )
@@ -286,9 +285,9 @@ class L2RGroup(click.Group):
     def resolve_command(
         self, ctx: click.Context, args: list[str]
     ) -> tuple[str | None, click.Command | None, list[str]]:
-        from l2r_cli.console import notice_once
+        from l2r_cli.console import note
 
         name, cmd, rest = super().resolve_command(ctx, args)
         if cmd is not None:
-            rest = rewrite_renamed(cmd, rest, lambda m: notice_once(f"renamed:{m}", m))
+            rest = rewrite_renamed(cmd, rest, note)
         return name, cmd, rest

@@ -1,4 +1,7 @@
-"""`l2r reconstruct`, `l2r render-views`, `l2r export-weights` (docs/reconstruct.md)."""
+"""`l2r reconstruct`, `l2r render-views`, `l2r export-weights` (docs/reconstruct.md).
+
+They write files and say so on stderr ("wrote X", a line or a progress bar per photo); nothing
+goes to stdout (docs/cli.md, streams)."""
 
 from __future__ import annotations
 
@@ -9,7 +12,15 @@ from pathlib import Path
 
 import click
 
-from l2r_cli.console import error, info, progress
+from l2r_cli.commands.options import (
+    BUNDLED,
+    batch_size_option,
+    out_option,
+    renamed,
+    resolve_ckpt,
+    size_option,
+)
+from l2r_cli.console import error, log, progress
 from l2r_cli.errors import L2RError
 
 
@@ -72,21 +83,25 @@ def _formats(value: str) -> tuple[str, ...]:
     return fmts
 
 
+@renamed({"--out-dir": "--out"})
 @click.command("reconstruct")
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
-@click.option(
-    "--out-dir",
+@out_option(
+    "One folder per photo, one sub-folder face0, face1, ... per face.",
+    required=False,
     type=click.Path(path_type=Path, file_okay=False),
     default=Path("reconstructions"),
     show_default=True,
-    help="One folder per photo, one sub-folder face0, face1, ... per face.",
 )
 @click.option(
     "--mesh",
     "mesh_path",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
-    help="Also write the (largest) face's mesh here; .ply, .obj or .glb. One photo only.",
+    metavar="FILE",
+    help="Also write the largest face's mesh to FILE (.ply; .glb; .obj with FILE.mtl and "
+    "FILE_0.png beside it), on top of its folder OUT/PHOTO/face0/ (written as without --mesh). "
+    "One photo only; implies --largest.",
 )
 @click.option(
     "--format",
@@ -96,8 +111,15 @@ def _formats(value: str) -> tuple[str, ...]:
     metavar="LIST",
     help="Mesh formats written into each face folder (comma list of ply, obj, glb).",
 )
-@click.option("--ckpt", default=None, metavar="CKPT", help="Checkpoint; default: bundled weights.")
-@click.option("--batch-size", default=16, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--ckpt",
+    default=BUNDLED,
+    show_default=True,
+    metavar="CKPT",
+    help="Checkpoint file, run folder, or 'bundled' (the bundled weights).",
+)
+@batch_size_option("Faces per forward pass (does not change the results).", default=16,
+                   show_default=True)  # fmt: skip
 @click.option("--largest", is_flag=True, help="Only the largest face of each photo.")
 @click.option(
     "--no-detect",
@@ -111,13 +133,14 @@ def _formats(value: str) -> tuple[str, ...]:
     default=0.3,
     show_default=True,
     type=float,
+    metavar="S",
     help="Drop face detections with a lower dlib HOG score.",
 )
 @click.pass_obj
 def reconstruct(
     g,
     inputs,
-    out_dir,
+    out,
     mesh_path,
     formats,
     ckpt,
@@ -130,7 +153,7 @@ def reconstruct(
     """3D faces from photos: meshes, depth, albedo, normal and shading maps per face.
 
     INPUT: image files, folders (their images) or glob patterns. Faces are found and aligned
-    with dlib; each gets OUT_DIR/PHOTO/faceK/ with mesh.ply / .obj (+ .mtl, texture) / .glb,
+    with dlib; each gets OUT/PHOTO/faceK/ with mesh.ply / .obj (+ .mtl, texture) / .glb,
     albedo, depth (.png and .npy, in the view of the aligned crop input.png), normal, shading,
     meta.json (crop box in photo pixels, model). A photo that cannot be read or has no face is
     reported and skipped; the exit code is then 2. Under torchrun the photos are shared out
@@ -139,10 +162,11 @@ def reconstruct(
     \b
     Example:
       l2r reconstruct face.jpg --mesh face.ply
-      l2r reconstruct photos/ 'more/*.png' --out-dir out --format glb
+      l2r reconstruct photos/ 'more/*.png' -o out --format glb
     """
     from l2r_cli.reconstruct import Reconstructor
 
+    out_dir = out
     fmts = _formats(formats)
     photos, problems = expand_inputs(inputs)
     for msg in problems:
@@ -191,11 +215,11 @@ def reconstruct(
                 faces += 1
             done += 1
             if not show:
-                info(f"{src}: {len(res)} face(s) -> {dirs[Path(src)]}")
+                log(f"{src}: {len(res)} face(s) -> {dirs[Path(src)]}")
     where = f" (process {rank + 1}/{world})" if world > 1 else ""
-    info(f"{faces} face(s) from {done} photo(s) in {out_dir}{where}")
+    log(f"{faces} face(s) from {done} photo(s) in {out_dir}{where}")
     if mesh_path is not None and faces:
-        info(f"mesh: {mesh_path}")
+        log(f"mesh: {mesh_path}")
     if failed:
         raise SystemExit(2)
 
@@ -203,9 +227,19 @@ def reconstruct(
 @click.command("render-views")
 @click.argument("result_dir", type=click.Path(path_type=Path), metavar="RESULT_DIR")
 @click.option(
-    "--yaw", default="-45:45:7", show_default=True, metavar="A:B:N|A,B,..", help="Degrees."
+    "--yaw",
+    default="-45:45:7",
+    show_default=True,
+    metavar="A:B:N|A,B,..",
+    help="Grid columns: yaw angles in degrees (N steps from A to B, or a list).",
 )
-@click.option("--pitch", default="0", show_default=True, metavar="A:B:N|A,B,..", help="Degrees.")
+@click.option(
+    "--pitch",
+    default="0",
+    show_default=True,
+    metavar="A:B:N|A,B,..",
+    help="Grid rows: pitch angles in degrees (N steps from A to B, or a list).",
+)
 @click.option(
     "--light",
     "lights",
@@ -214,7 +248,12 @@ def reconstruct(
     help="Light direction(s), one grid block each (DX > 0: from the left, DY > 0: from above). "
     "Default: the predicted light.",
 )
-@click.option("--size", default=256, show_default=True, type=click.IntRange(32, 1024))
+@size_option(
+    "Size of each rendered view (square).",
+    default=256,
+    show_default=True,
+    type=click.IntRange(32, 1024),
+)
 @_texture_option(
     "The model's albedo under the light, or the photo texture (reconstruct --texture photo), "
     "relit by the ratio of new to predicted shading."
@@ -232,8 +271,22 @@ def reconstruct(
     default=None,
     help="Turntable .gif or .mp4 (default RESULT_DIR/turntable.gif; 'none' to skip).",
 )
-@click.option("--frames", default=36, show_default=True, type=click.IntRange(2, 1000))
-@click.option("--fps", default=15, show_default=True, type=click.IntRange(1, 120))
+@click.option(
+    "--frames",
+    default=36,
+    show_default=True,
+    type=click.IntRange(2, 1000),
+    metavar="N",
+    help="Turntable frames.",
+)
+@click.option(
+    "--fps",
+    default=15,
+    show_default=True,
+    type=click.IntRange(1, 120),
+    metavar="N",
+    help="Turntable frames per second.",
+)
 @click.pass_obj
 def render_views(
     g, result_dir, yaw, pitch, lights, size, texture, grid_path, turntable, frames, fps
@@ -270,12 +323,12 @@ def render_views(
         if p is not None and str(p) != "none" and not p.parent.is_dir():
             raise L2RError(f"folder {p.parent} does not exist")
     Image.fromarray(render_grid(vr, yaws, pitches, light_list)).save(grid_path)
-    info(f"views: {grid_path} ({len(light_list) * len(pitches)} x {len(yaws)})")
+    log(f"views: {grid_path} ({len(light_list) * len(pitches)} x {len(yaws)})")
     if str(turntable) != "none":
         turntable = turntable or result_dir / "turntable.gif"
         max_yaw = max(abs(y) for y in yaws) or 45.0
         write_animation(turntable_frames(vr, max_yaw, frames, light_list[0]), turntable, fps)
-        info(f"turntable: {turntable} ({frames} frames, yaw +-{max_yaw:g} deg)")
+        log(f"turntable: {turntable} ({frames} frames, yaw +-{max_yaw:g} deg)")
 
 
 @click.command("export-weights")
@@ -285,8 +338,9 @@ def render_views(
 def export_weights(src, dst, full) -> None:
     """Inference-only copy of a proxy checkpoint (how the bundled weights are made).
 
-    Drops optimizer and RNG state and the confidence net (used only in training) and stores
-    float16 tensors unless --float32.
+    CKPT: a proxy checkpoint file, run folder, or 'bundled'. Drops optimizer and RNG state
+    and the confidence net (used only in training) and stores float16 tensors unless
+    --float32.
 
     \b
     Example:
@@ -294,8 +348,8 @@ def export_weights(src, dst, full) -> None:
     """
     from l2r_cli.weights import export_weights as export
 
-    s = export(src, dst, half=not full)
-    info(
+    s = export(resolve_ckpt(src), dst, half=not full)
+    log(
         f"{dst}: {s['parameters']:,} parameters, {s['bytes'] / 1e6:.1f} MB, step {s['step']}, "
         f"sha256 {s['sha256'][:16]}"
     )

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from l2r_cli.console import info, progress
+from l2r_cli.commands.options import batch_size_option, renamed, size_option
+from l2r_cli.console import log, progress
 
 
 def _parse_splits(ctx: click.Context, param: click.Parameter, value: str) -> tuple[float, ...]:
@@ -19,6 +20,7 @@ def _parse_splits(ctx: click.Context, param: click.Parameter, value: str) -> tup
     return parts
 
 
+@renamed({"--splits": "--split"})
 @click.command("synth")
 @click.argument("out", type=click.Path(path_type=Path, file_okay=False), metavar="OUT")
 @click.option(
@@ -37,16 +39,15 @@ def _parse_splits(ctx: click.Context, param: click.Parameter, value: str) -> tup
     metavar="INT",
     help="Random seed; face i depends only on (seed, i).  [default: the global --seed, 0]",
 )
-@click.option(
-    "--size",
+@size_option(
+    "Image size (square).",
     type=click.IntRange(min=16, max=1024),
     default=64,
     show_default=True,
-    metavar="PX",
-    help="Image size (square).",
 )
 @click.option(
-    "--splits",
+    "--split",
+    "splits",
     default="0.8,0.1,0.1",
     show_default=True,
     callback=_parse_splits,
@@ -93,14 +94,8 @@ def _parse_splits(ctx: click.Context, param: click.Parameter, value: str) -> tup
     metavar="K",
     help="Render at K x the size and area-average (anti-aliasing).",
 )
-@click.option(
-    "--batch-size",
-    type=click.IntRange(min=1),
-    default=32,
-    show_default=True,
-    metavar="B",
-    help="Faces rendered at once (does not change the data).",
-)
+@batch_size_option("Faces rendered at once (does not change the data).", default=32,
+                   show_default=True)  # fmt: skip
 @click.option(
     "--preview",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -120,7 +115,7 @@ def synth(ctx: click.Context, out: Path, seed: int | None, preview: Path | None,
     \b
     Example:
       l2r synth data/synth --n 2000 --seed 1
-      l2r synth /tmp/tiny --n 16 --size 64 --splits 0.5,0.25,0.25 --preview /tmp/tiny.png
+      l2r synth /tmp/tiny --n 16 --size 64 --split 0.5,0.25,0.25 --preview /tmp/tiny.png
     """
     from l2r_cli.data.synth import SynthConfig, generate, write_preview
 
@@ -132,7 +127,7 @@ def synth(ctx: click.Context, out: Path, seed: int | None, preview: Path | None,
         counts = generate(cfg, on_batch=lambda k: bar.advance(task, k))
     if preview is not None:
         write_preview(cfg, preview)
-    info(
+    log(
         f"wrote {cfg.n} faces to {out} (train {counts['train']}, val {counts['val']}, "
         f"test {counts['test']}); PNGs in {out / 'synface'}"
     )

@@ -40,14 +40,23 @@ ENGINE_OPTIONS = (
         click.FloatRange(min=0),
         metavar="M",
     ),
-    CliOption(
-        ("--lr",), "optim.lr", "Learning rate.", click.FloatRange(min=0, min_open=True), "X"
-    ),
+    CliOption(("--lr",), "optim.lr", "Learning rate.", click.FloatRange(min=0, min_open=True), "X"),
     CliOption(
         ("-j", "--workers"),
         "train.num_workers",
         "DataLoader worker processes per training process.",
         click.IntRange(0),
+    ),
+    CliOption(
+        ("--val-images",),
+        "train.val_images",
+        "Items of the 'val' split scored after every epoch (0 = off).",
+        click.IntRange(0),
+    ),
+    CliOption(
+        ("--tensorboard/--no-tensorboard",),
+        "train.tensorboard",
+        "Also write TensorBoard event files into OUT/tensorboard.",
     ),
     CliOption(
         ("--ckpt-every",),

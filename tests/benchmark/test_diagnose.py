@@ -87,7 +87,7 @@ def test_diagnose_needs_synth_fields(tmp_path, depth_dataset):
 
 def test_cli_diagnose_on_a_trained_run(l2r, tmp_path, synth_ds):
     run = tmp_path / "run"
-    tiny = ["--nf", "8", "--zdim", "16", "--image-size", "32", "--num-workers", "0"]
+    tiny = ["--nf", "8", "--zdim", "16", "--size", "32", "--workers", "0"]
     r = l2r("train-proxy", "--data", synth_ds, "--out", run, *tiny,
             "--batch-size", "3", "--max-steps", "1")  # fmt: skip
     assert r.code == 0, r.err

@@ -316,7 +316,7 @@ def test_cli_table_json_report_and_errors(l2r, tmp_path, faces):
     root, _ = faces
     out = tmp_path / "pf.json"
     (tmp_path / "split.txt").write_text("# one session\n1002/2008-03-01_07-57-06\n")
-    r = l2r("benchmark", "photoface", root, "--list", tmp_path / "split.txt", "--compare",
+    r = l2r("benchmark", "photoface", "--data", root, "--list", tmp_path / "split.txt", "--compare",
             "--json", out, "--report", tmp_path / "rep")  # fmt: skip
     assert r.code == 0, r.err
     row = json.loads(out.read_text())["results"][0]
@@ -327,5 +327,5 @@ def test_cli_table_json_report_and_errors(l2r, tmp_path, faces):
     report = (tmp_path / "rep" / "report.md").read_text()
     assert f"{row['mad_mean']:.2f} ± {row['mad_std']:.2f}" in report
     assert (tmp_path / "rep" / "hist.png").is_file()
-    r = l2r("benchmark", "photoface", tmp_path / "nowhere")
+    r = l2r("benchmark", "photoface", "--data", tmp_path / "nowhere")
     assert r.code == 2 and len(r.err.strip().splitlines()) == 1 and "nowhere" in r.err

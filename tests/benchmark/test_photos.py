@@ -293,7 +293,7 @@ def test_relief_that_only_follows_the_pose_fails_the_depth_verdict(faces, oracle
 def test_command_json_report_and_compare(l2r, with_photos_command, photo_dir, tmp_path):
     out = tmp_path / "photos.json"
     w = str(DEFAULT_WEIGHTS)
-    r = l2r("--device", "cpu", "benchmark", "photos", photo_dir, w, "--compare",
+    r = l2r("--device", "cpu", "benchmark", "photos", "--data", photo_dir, w, "--compare",
             "--json", out, "--report", tmp_path / "rep")  # fmt: skip
     assert r.code == 0, r.err
     assert "(5)" in r.out and "verdict" in r.out and "+0.000" in r.out
@@ -312,15 +312,15 @@ def test_command_json_report_and_compare(l2r, with_photos_command, photo_dir, tm
 def test_command_errors_are_one_line_exit_2(l2r, with_photos_command, photo_dir, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
-    r = l2r("benchmark", "photos", empty)
+    r = l2r("benchmark", "photos", "--data", empty)
     assert r.code == 2 and "no image files" in r.err and "Traceback" not in r.err
-    r = l2r("benchmark", "photos", tmp_path / "missing")
+    r = l2r("benchmark", "photos", "--data", tmp_path / "missing")
     assert r.code == 2 and "no such folder" in r.err
     bad = tmp_path / "bad"
     bad.mkdir()
     Image.new("RGB", (64, 64)).save(bad / "a.png")
     (bad / "a.pts").write_text("version: 1\nn_points: 3\n{\n1 2\n3 4\n5 6\n}\n")
-    r = l2r("benchmark", "photos", bad)
+    r = l2r("benchmark", "photos", "--data", bad)
     assert r.code == 2 and "expected 68 points, found 3" in r.err
     assert len(r.err.strip().splitlines()) == 1
     # no .pts and nothing dlib calls a face: skipped with a note; no face at all: an error
@@ -328,7 +328,7 @@ def test_command_errors_are_one_line_exit_2(l2r, with_photos_command, photo_dir,
     none = tmp_path / "none"
     none.mkdir()
     Image.fromarray(noise).save(none / "noise.png")
-    r = l2r("benchmark", "photos", none)
+    r = l2r("benchmark", "photos", "--data", none)
     assert r.code == 2 and "no face found in any" in r.err
     mixed = tmp_path / "mixed"
     mixed.mkdir()
@@ -336,6 +336,6 @@ def test_command_errors_are_one_line_exit_2(l2r, with_photos_command, photo_dir,
         Image.open(photo_dir / f"face{k}.png").save(mixed / f"face{k}.png")
         (mixed / f"face{k}.pts").write_text((photo_dir / f"face{k}.pts").read_text())
     Image.fromarray(noise).save(mixed / "sub_noise.png")
-    r = l2r("--device", "cpu", "benchmark", "photos", mixed)
+    r = l2r("--device", "cpu", "benchmark", "photos", "--data", mixed)
     assert r.code == 0, r.err
-    assert "sub_noise.png: no face found, skipped" in r.out.replace("\n", "")
+    assert "sub_noise.png: no face found, skipped" in r.err.replace("\n", "")

@@ -22,7 +22,7 @@ def test_binned_means_hand_values():
 
 def test_report_with_pose_curves_on_synth_data(l2r, tmp_path):
     data = tmp_path / "synth"
-    assert l2r("synth", data, "--n", "12", "--size", "32", "--splits", "0,0,1").code == 0
+    assert l2r("synth", data, "--n", "12", "--size", "32", "--split", "0,0,1").code == 0
     rep, js = tmp_path / "rep", tmp_path / "b.json"
     r = l2r("benchmark", "bfm", "--data", data, "--baseline", "--json", js, "--report", rep)
     assert r.code == 0, r.err

@@ -230,7 +230,8 @@ def test_benchmark_texture_on_smoke_checkpoints(l2r, tmp_path, tex_inputs):
     assert res[0]["name"].startswith("proxy (") and res[1]["name"].startswith("proxy + ARN")
     assert all(-1 < x["ssim_mean"] < 1 for x in res)
     assert [x["mask"] for x in res] == ["gt-depth"] * 2  # the dataset has GT depth
-    r = l2r("benchmark", "texture", "--data", inp["data"], inp["proxy"], "--json", out)
+    r = l2r("benchmark", "texture", "--data", inp["data"], inp["proxy"], "--input", "lq",
+            "--json", out)  # fmt: skip
     assert r.code == 0, r.err
     from_lq = json.loads(out.read_text())["results"]
     assert len(from_lq) == 1

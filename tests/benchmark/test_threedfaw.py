@@ -72,15 +72,15 @@ def test_evaluate_and_cli(l2r, faw, tmp_path):
     # the made-up z random: no systematic correlation, so the sum is far below 66
     assert res.summary()["depth_corr"] < 60
     out = tmp_path / "faw.json"
-    r = l2r("benchmark", "3dfaw", faw, "--json", out)
+    r = l2r("benchmark", "3dfaw", "--data", faw, "--json", out)
     assert r.code == 0, r.err
     assert json.loads(out.read_text())["results"][0]["n"] == 5
     # --compare: numbered rows and the change against row (1), here the same model twice
     w = str(DEFAULT_WEIGHTS)
-    r = l2r("benchmark", "3dfaw", faw, w, w, "--compare", "--report", tmp_path / "rep")
+    r = l2r("benchmark", "3dfaw", "--data", faw, w, w, "--compare", "--report", tmp_path / "rep")
     assert r.code == 0, r.err
     assert "(2)" in r.out and "+0.00" in r.out
     report = (tmp_path / "rep" / "report.md").read_text()
     assert f"| (1) | {w} | 5 | {res.summary()['depth_corr']:.2f} |" in report
-    r = l2r("benchmark", "3dfaw", tmp_path)
+    r = l2r("benchmark", "3dfaw", "--data", tmp_path)
     assert r.code == 2 and "list_valid_test.txt" in r.err

@@ -7,7 +7,7 @@ import torch
 from l2r_cli.cli import cli
 from l2r_cli.engine.checkpoint import build_checkpoint, save_checkpoint
 
-TINY = ["--nf", "8", "--zdim", "16", "--image-size", "32", "--num-workers", "0"]
+TINY = ["--nf", "8", "--zdim", "16", "--size", "32", "--workers", "0"]
 
 
 def _all_commands(group, prefix=()):

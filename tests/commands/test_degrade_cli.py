@@ -15,7 +15,7 @@ from l2r_cli.data.dataset import L2RDataset, open_dataset
 from tests.data.test_degrade_run import make_photo_folder
 from tests.data.test_ingest import make_hostile_folder
 
-TINY = ["--nf", "8", "--zdim", "16", "--image-size", "32", "--num-workers", "0"]
+TINY = ["--nf", "8", "--zdim", "16", "--size", "32", "--workers", "0"]
 
 
 def _one_line_error(r, *needles):
@@ -40,13 +40,13 @@ def test_hostile_folder_through_the_cli(l2r, tmp_path):
     assert r.code == 0, r.err
     n_ok = sum(v is None for v in expected.values())
     n_bad = len(expected) - n_ok
-    text = " ".join(r.out.split())
+    text = " ".join(r.err.split())
     assert f"wrote {n_ok} images" in text and f"skipped {n_bad}" in text
     assert "peak memory" in text
     # the same command again: nothing to do
     r = l2r("degrade", tmp_path / "src", out, "--gt-size", "32", "--lq-size", "16",
             "--variants", "2", "--workers", "1")  # fmt: skip
-    assert r.code == 0 and "already complete" in " ".join(r.out.split())
+    assert r.code == 0 and "already complete" in " ".join(r.err.split())
     r = l2r("degrade", tmp_path / "src", out, "--gt-size", "32", "--lq-size", "16")
     _one_line_error(r, "different arguments", "--overwrite")
     assert l2r("info", out).code == 0

@@ -33,7 +33,7 @@ def astronaut_result(photos, tmp_path_factory):
     out = tmp_path_factory.mktemp("rec")
     r = subprocess.run(
         [sys.executable, "-m", "l2r_cli", "--device", "cpu", "reconstruct",
-         str(photos / "astronaut.png"), "--out-dir", str(out), "--mesh", str(out / "a.glb")],
+         str(photos / "astronaut.png"), "--out", str(out), "--mesh", str(out / "a.glb")],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
@@ -52,7 +52,7 @@ def test_reconstruct_one_photo_with_mesh(astronaut_result):
 
 
 def test_folder_with_bad_files_goes_on_and_exits_2(l2r, photos, tmp_path):
-    res = l2r("--device", "cpu", "reconstruct", photos, "--out-dir", tmp_path, "--format", "ply")
+    res = l2r("--device", "cpu", "reconstruct", photos, "--out", tmp_path, "--format", "ply")
     assert res.code == 2
     assert "Traceback" not in res.err
     errs = [line for line in res.err.splitlines() if line.startswith("error:")]
@@ -66,7 +66,7 @@ def test_folder_with_bad_files_goes_on_and_exits_2(l2r, photos, tmp_path):
 
 def test_no_detect_takes_the_image_as_the_face(l2r, photos, tmp_path):
     res = l2r("--device", "cpu", "reconstruct", photos / "noise.png", "--no-detect",
-              "--out-dir", tmp_path, "--format", "obj")  # fmt: skip
+              "--out", tmp_path, "--format", "obj")  # fmt: skip
     assert res.code == 0, res.err
     meta = json.loads((tmp_path / "noise" / "face0" / "meta.json").read_text())
     assert meta["crop"]["detector"] == "none" and meta["crop"]["box"] == [0.0, 0.0, 89.0, 89.0]
@@ -88,7 +88,7 @@ def test_bad_arguments_are_one_line_errors(l2r, photos, tmp_path, args, message)
     if "{a}x" in args:
         (tmp_path / "copy.png").write_bytes((photos / "astronaut.png").read_bytes())
     args = [x.replace("{a}x", str(tmp_path / "copy.png")).replace("{a}", a) for x in args]
-    res = l2r("--device", "cpu", "reconstruct", *args, "--out-dir", tmp_path / "o")
+    res = l2r("--device", "cpu", "reconstruct", *args, "--out", tmp_path / "o")
     assert res.code == 2
     assert message in res.err and "Traceback" not in res.err
 
@@ -97,7 +97,7 @@ def test_huge_and_tiny_photos(l2r, tmp_path):
     Image.new("L", (11000, 10000)).save(tmp_path / "huge.png")
     Image.new("RGB", (2, 2)).save(tmp_path / "tiny.png")
     res = l2r("--device", "cpu", "reconstruct", tmp_path / "huge.png", tmp_path / "tiny.png",
-              "--out-dir", tmp_path / "o")  # fmt: skip
+              "--out", tmp_path / "o")  # fmt: skip
     assert res.code == 2
     assert "huge.png: too large" in res.err and "tiny.png: no face found" in res.err
 
@@ -161,7 +161,7 @@ def test_torchrun_shares_the_photos_out(photos, tmp_path):
     run = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
          "-m", "l2r_cli", "--device", "cpu", "reconstruct", str(photos / "astronaut.png"),
-         str(photos / "cropped112.jpg"), "--out-dir", str(tmp_path), "--format", "ply"],
+         str(photos / "cropped112.jpg"), "--out", str(tmp_path), "--format", "ply"],
         env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr[-2000:]
@@ -173,7 +173,7 @@ def test_photo_texture_meshes_and_views(l2r, photos, tmp_path):
     import open3d as o3d
 
     res = l2r("--device", "cpu", "reconstruct", photos / "astronaut.png", "--texture", "photo",
-              "--out-dir", tmp_path, "--format", "obj")  # fmt: skip
+              "--out", tmp_path, "--format", "obj")  # fmt: skip
     assert res.code == 0, res.err
     face = tmp_path / "astronaut" / "face0"
     meta = json.loads((face / "meta.json").read_text())
@@ -190,7 +190,7 @@ def test_photo_texture_meshes_and_views(l2r, photos, tmp_path):
     by_uv = tm.visual.to_color().vertex_colors[:, :3].astype(float)
     ply = tmp_path / "m.ply"
     assert l2r("--device", "cpu", "reconstruct", photos / "astronaut.png", "--texture", "photo",
-               "--out-dir", tmp_path / "p", "--mesh", ply, "--format", "ply").code == 0  # fmt: skip
+               "--out", tmp_path / "p", "--mesh", ply, "--format", "ply").code == 0  # fmt: skip
     pm = trimesh.load(ply, process=False)
     from scipy.spatial import cKDTree
 

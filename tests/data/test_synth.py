@@ -248,7 +248,7 @@ def test_cli_runs_and_reports(tmp_path):
     out = tmp_path / "cli"
     preview = tmp_path / "sheet.png"
     args = [str(out), "--n", "4", "--size", "16", "--seed", "7", "--supersample", "1"]
-    res = CliRunner().invoke(synth_command, [*args, "--splits", "2,1,1", "--preview", str(preview)])
+    res = CliRunner().invoke(synth_command, [*args, "--split", "2,1,1", "--preview", str(preview)])
     assert res.exit_code == 0, res.output
     assert "wrote 4 faces" in res.output
     assert {s: v.n for s, v in open_dataset(out).splits.items()} == {
@@ -259,7 +259,7 @@ def test_cli_runs_and_reports(tmp_path):
     assert Image.open(preview).size == (4 * 16, 4 * 16)
     source = json.loads((out / "manifest.json").read_text())["source"]
     assert source["args"]["seed"] == 7 and source["args"]["splits"] == [2.0, 1.0, 1.0]
-    bad = CliRunner().invoke(synth_command, [str(tmp_path / "x"), "--splits", "1,2"])
+    bad = CliRunner().invoke(synth_command, [str(tmp_path / "x"), "--split", "1,2"])
     assert bad.exit_code == 2 and "three" in bad.output
 
 
