@@ -18,6 +18,7 @@ from l2r_cli.render import Renderer
 #: Checkpoint kinds whose geometry can be evaluated.
 GEOMETRY_KINDS = MODEL_KINDS
 
+
 class _StageLabels(Mapping[str, str]):
     """How benchmark tables name each kind: the registered stages' labels, read live from the
     registry ('+ARN' has its proxy's geometry: the ARN makes albedo), and the baselines'."""

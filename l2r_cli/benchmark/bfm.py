@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from l2r_cli.data.dataset import L2RDataset, open_dataset
+from l2r_cli.data.inputs import model_input
 from l2r_cli.errors import L2RError
 from l2r_cli.metrics import bfm_mask, mad, side
 from l2r_cli.predictor import Predictor, TemplatePredictor, renderer_of
@@ -230,7 +231,7 @@ def evaluate_bfm(
     sides, mads, yaws, pred_views = [], [], [], []
     points_sum = None
     for batch in loader:
-        image = _network_input(batch, input_field, s).to(device) * 2 - 1
+        image = model_input(batch, input_field, s, pick="first").to(device) * 2 - 1
         gt = batch["depth"].to(device)
         if needs_view:
             out = predictor.predict(image, view=views[batch["index"]].to(device))
@@ -294,14 +295,4 @@ def _score_posed(predictor, points, views, loader, data, split) -> BfmResult:
         name=f"{predictor.name} [own template]",
         side=torch.cat(sides).double().numpy(),
         mad=torch.cat(mads).double().numpy(),
-    )
-
-
-def _network_input(batch: dict[str, torch.Tensor], input_field: str, size: int) -> torch.Tensor:
-    """(B, 3, S, S) in [0, 1]: the GT image, or the first degraded variant resized to S."""
-    if input_field == "image":
-        return batch["image"]
-    lq = batch[input_field][:, 0]  # (B, 3, h, w), first variant
-    return torch.nn.functional.interpolate(
-        lq, size=(size, size), mode="bilinear", align_corners=False
     )

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from l2r_cli.data.inputs import pick_variant
 from l2r_cli.errors import L2RError
 
 #: The rendered views besides the predicted one: (name, yaw, pitch) in degrees.
@@ -191,7 +192,7 @@ def evaluate_identity(
     result.per_view = {"original": [], **{v[0]: [] for v in VIEWS}}
     done = 0
     for batch in loader:
-        x = batch["lq"][:, 0] if input_field == "lq" else batch["image"]
+        x = pick_variant(batch["lq"], "first") if input_field == "lq" else batch["image"]
         x = F.interpolate(x, size=(s, s), mode="bilinear", align_corners=False, antialias=True)
         crops = [Crop(img, square_matrix(s, s, s)) for img in _to_uint8(x)]
         faces = rec.predict_crops(crops)

@@ -29,6 +29,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 
 from l2r_cli.data.dataset import L2RDataset, open_dataset
+from l2r_cli.data.inputs import pick_variant
 from l2r_cli.errors import L2RError
 
 SSIM_WINDOW = 11
@@ -216,7 +217,7 @@ def evaluate_texture(
     for batch, gt_maps in zip(loader, gt_batches, strict=True):
         gt = batch["image"].to(device)  # (B, 3, E, E) in [0, 1]
         # the first degraded variant (as `benchmark bfm --input lq`) or the GT image itself
-        lq0 = batch["lq"][:, 0].to(device) if input_field == "lq" else gt
+        lq0 = pick_variant(batch["lq"], "first").to(device) if input_field == "lq" else gt
         lq = _resize(lq0, s) * 2 - 1
         f = proxy.factors(lq)
         r = proxy.render(f, flip=False)

@@ -243,8 +243,13 @@ def copy_checkpoint(src: str | Path, dst: str | Path) -> None:
 
 
 def resolve_checkpoint_path(path: str | Path) -> Path:
-    """A checkpoint file, or a run directory meaning its ``checkpoints/last.pt``."""
+    """A checkpoint file, a run directory meaning its ``checkpoints/last.pt``, or the word
+    ``bundled`` meaning the weights shipped with l2r (unless a file of that name exists)."""
     p = Path(path)
+    if str(path) == "bundled" and not p.exists():
+        from l2r_cli.weights import default_weights
+
+        return default_weights()
     if not p.exists():
         raise L2RError(f"checkpoint not found: {p}")
     if p.is_dir():

@@ -183,3 +183,13 @@ def test_restore_into_a_different_stage_is_one_line(tmp_path: Path) -> None:
     ckpt["models"]["body"]["0.weight"] = torch.zeros(1)
     with pytest.raises(L2RError, match="does not fit"):
         ck.restore_modules(ckpt, ToyStage().nets)
+
+
+def test_bundled_names_the_shipped_weights_unless_a_file_has_that_name(tmp_path, monkeypatch):
+    from l2r_cli.engine.checkpoint import resolve_checkpoint_path
+    from l2r_cli.weights import default_weights
+
+    monkeypatch.chdir(tmp_path)
+    assert resolve_checkpoint_path("bundled") == default_weights()
+    (tmp_path / "bundled").write_bytes(b"x")
+    assert resolve_checkpoint_path("bundled") == Path("bundled")
