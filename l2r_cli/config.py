@@ -115,6 +115,13 @@ class TrainConfig:
     """Which images the network sees: 'image' (original) or 'lq' (degraded, when present)."""
     panels: bool = True
     """Write an image panel at the end of every epoch."""
+    val_images: int = 64
+    """After every epoch, average the stage's training losses (no step taken) over the first
+    this many items of the dataset's 'val' split, with a fixed choice of degraded variant;
+    logged as ``val`` in log.jsonl (0 = off; no 'val' split: off with a note)."""
+    tensorboard: bool = False
+    """Also write TensorBoard event files into OUT/tensorboard (losses, learning rates,
+    validation, panels)."""
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:

@@ -24,7 +24,12 @@ and under a forked RNG (so they never change the training):
 * ``stage.export(out_dir)`` after every checkpoint: files other programs read (the prior
   stage writes ``prior.pt`` in rosinality's StyleGAN2 layout);
 * ``stage.evaluate() -> {name: number}`` after every epoch (after the panel): logged to
-  ``log.jsonl`` as ``{"step", "epoch", "eval": {...}, "time"}`` and printed.
+  ``log.jsonl`` as ``{"step", "epoch", "eval": {...}, "time"}`` and printed;
+* ``stage.validate(batch) -> {name: number}`` on the first ``val_images`` items of the val
+  split (``val_set``) after every epoch, averaged: ``{"step", "epoch", "val": {...}}``.
+
+With ``tensorboard`` on, the same numbers (and learning rates and panels) also go to
+TensorBoard event files in ``OUT/tensorboard`` (``l2r_cli.engine.tensorboard``).
 
 And one on every rank, in eval mode: ``stage.finish(batches, reduce_mean)`` once when training
 ends by steps, epochs or ``max_minutes`` (not when interrupted), before the final checkpoint;
@@ -33,24 +38,20 @@ it may change weights, and its logs go to ``log.jsonl`` as ``{"step", "epoch", "
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 import math
-import random
-import signal
-import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, default_collate
+from torch.utils.data import DataLoader, Dataset, Subset, default_collate
 
 from l2r_cli.config import TrainConfig, to_dict, to_toml
-from l2r_cli.console import info, progress
+from l2r_cli.console import log, progress
 from l2r_cli.engine import checkpoint as ck
 from l2r_cli.engine.distributed import (
     DistInfo,
@@ -60,126 +61,23 @@ from l2r_cli.engine.distributed import (
     barrier,
     wrap_ddp,
 )
+from l2r_cli.engine.runtime import (
+    StopRequest,
+    config_difference,
+    forked_rng,
+    json_safe,
+    to_device,
+    worker_init,
+)
 from l2r_cli.engine.sampler import EpochBatchSampler
 from l2r_cli.errors import L2RError
 from l2r_cli.stages.base import Stage
 
-RESUMABLE_KEYS = frozenset(
-    {
-        "train.epochs",
-        "train.max_steps",
-        "train.max_minutes",
-        "train.num_workers",
-        "train.ckpt_every",
-        "train.log_every",
-        "train.keep_last",
-        "train.panels",
-    }
-)
-"""Config keys a resumed run may change: none of them changes the weights it computes."""
-
 PANEL_ITEMS = 8
 """How many leading training items make the fixed panel batch."""
 
-
-def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{'train': {'epochs': 3}}`` -> ``{'train.epochs': 3}``."""
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, Mapping):
-            out.update(flatten(v, key + "."))
-        else:
-            out[key] = v
-    return out
-
-
-def config_difference(
-    saved: Mapping[str, Any],
-    new: Mapping[str, Any],
-    defaults: Mapping[str, Any] | None = None,
-) -> str | None:
-    """The first dotted key (sorted) whose value differs, ignoring :data:`RESUMABLE_KEYS`.
-
-    A key the saved config lacks (a field added to l2r after that run started) counts as equal
-    when its new value is the field's default in ``defaults`` (nested like ``new``, JSON types
-    like both): the old code behaved as that default does.
-    """
-    a, b = flatten(saved), flatten(new)
-    d = flatten(defaults or {})
-    for key in sorted(set(a) | set(b)):
-        if any(key == k or key.endswith("." + k) for k in RESUMABLE_KEYS):
-            continue
-        if key not in a and key in b and key in d and b[key] == d[key]:
-            continue
-        va, vb = a.get(key, "<absent>"), b.get(key, "<absent>")
-        if isinstance(va, tuple):
-            va = list(va)
-        if isinstance(vb, tuple):
-            vb = list(vb)
-        if va != vb:
-            return f"'{key}' (saved {va!r}, now {vb!r})"
-    return None
-
-
-def _json_safe(d: Mapping[str, Any]) -> dict[str, Any]:
-    # Round-trip through JSON types so a config with tuples compares equal after loading.
-    return json.loads(json.dumps(d))
-
-
-def _worker_init(worker_id: int) -> None:
-    # Ctrl-C reaches the whole process group; workers must not die of it, the main process
-    # finishes its step, checkpoints and shuts them down.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _to_device(batch: Any, device: torch.device) -> Any:
-    if isinstance(batch, torch.Tensor):
-        return batch.to(device, non_blocking=True)
-    if isinstance(batch, Mapping):
-        return {k: _to_device(v, device) for k, v in batch.items()}
-    if isinstance(batch, (list, tuple)):
-        return type(batch)(_to_device(v, device) for v in batch)
-    return batch
-
-
-@contextlib.contextmanager
-def _forked_rng(device: torch.device) -> Iterator[None]:
-    """Run a block without disturbing any global RNG (torch, CUDA, numpy, python)."""
-    np_state, py_state = np.random.get_state(), random.getstate()
-    devices = [device] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices, device_type="cuda"):
-        try:
-            yield
-        finally:
-            np.random.set_state(np_state)
-            random.setstate(py_state)
-
-
-class _StopRequest:
-    """Defers SIGINT/SIGTERM to step boundaries (main thread only); a second signal raises."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self.signame = ""
-        self._old: dict[int, Any] = {}
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-        self.signame = signal.Signals(signum).name
-
-    def __enter__(self) -> _StopRequest:
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._old[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
-        self._old.clear()
+VAL_SEED = 20_221_001
+"""The torch seed of every per-epoch validation (which degraded variant each item shows)."""
 
 
 class Trainer:
@@ -203,15 +101,18 @@ class Trainer:
         dist: DistInfo,
         seed: int,
         config_defaults: Mapping[str, Any] | None = None,
+        val_set: Dataset | None = None,
     ) -> None:
         self.stage = stage
         self.train_set = train_set
+        self.val_set = val_set
+        self._tb: Any = None
         self.cfg = cfg
         self.out_dir = Path(out_dir)
-        self.run_config = _json_safe(run_config)
+        self.run_config = json_safe(run_config)
         # Defaults of the run's config (train section at least): lets a run saved before a
         # field existed resume while that field keeps its default.
-        self.config_defaults = _json_safe(
+        self.config_defaults = json_safe(
             {"train": to_dict(TrainConfig()), **(config_defaults or {})}
         )
         self.dist = dist
@@ -374,7 +275,7 @@ class Trainer:
             num_workers=workers,
             pin_memory=self.dist.device.type == "cuda",
             generator=g,
-            worker_init_fn=_worker_init if workers > 0 else None,
+            worker_init_fn=worker_init if workers > 0 else None,
         )
 
     # ------------------------------------------------------------------ checkpoints
@@ -400,7 +301,7 @@ class Trainer:
             for name in names:
                 ck.copy_checkpoint(self.last_path, self.ckpt_dir / name)
             ck.prune_step_checkpoints(self.out_dir, self.cfg.keep_last)
-            with _forked_rng(self.dist.device), torch.no_grad():
+            with forked_rng(self.dist.device), torch.no_grad():
                 self.stage.export(self.out_dir)
         self._saved_step = self.step
         barrier(self.dist)
@@ -417,10 +318,10 @@ class Trainer:
     def _write_panel(self, epoch_done: int) -> None:
         import imageio.v3 as iio
 
-        batch = _to_device(self._fixed_batch(), self.dist.device)
+        batch = to_device(self._fixed_batch(), self.dist.device)
         self.stage.eval()
         try:
-            with _forked_rng(self.dist.device), torch.no_grad():
+            with forked_rng(self.dist.device), torch.no_grad():
                 img = self.stage.panel(batch)
         finally:
             self.stage.train()
@@ -429,6 +330,8 @@ class Trainer:
         path = self.out_dir / "panels" / f"epoch_{epoch_done:03d}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         iio.imwrite(path, img)
+        if self._tb is not None:
+            self._tb.image("panel", img, self.step)
 
     def _log(self, sums: dict[str, float], count: int, images: int, dt: float) -> dict[str, Any]:
         means = all_reduce_mean({k: v / max(count, 1) for k, v in sums.items()}, self.dist)
@@ -443,6 +346,9 @@ class Trainer:
         if self.dist.is_main:
             with open(self.out_dir / "log.jsonl", "a") as fh:
                 fh.write(json.dumps(rec) + "\n")
+            if self._tb is not None:
+                self._tb.scalars("train", {**means, "img_per_s": rate}, self.step)
+                self._tb.learning_rates(self.stage.optimizers(), self.step)
         return rec
 
     # ------------------------------------------------------------------ loop
@@ -455,19 +361,30 @@ class Trainer:
         when interrupted.
         """
         self._prepare(resume)
+        if self.cfg.tensorboard and self.dist.is_main:
+            from l2r_cli.engine.tensorboard import TensorBoardLog
+
+            self._tb = TensorBoardLog(self.out_dir)
+        try:
+            return self._fit(resume)
+        finally:
+            if self._tb is not None:
+                self._tb.close()
+
+    def _fit(self, resume: bool) -> Path:
         self._session_start = time.perf_counter()
         self.stage.train()
         cfg, nb, total = self.cfg, self.sampler.batches_per_epoch, self.total_steps
         if self.dist.is_main:
             where = f"resuming at step {self.step}" if resume else "starting"
-            info(
+            log(
                 f"{where}: {self.n} items, {nb} steps/epoch of {cfg.batch_size} images "
                 f"({self.dist.world_size} process(es) on {self.dist.device}), {total} steps"
             )
         sums: dict[str, float] = {}
         count = 0
         interrupted, timed_out = False, self._out_of_time()
-        with progress() as bar, _StopRequest() as stop:
+        with progress() as bar, StopRequest() as stop:
             task = bar.add_task(
                 f"epoch {self.epoch + 1}/{cfg.epochs}", total=total, completed=self.step, status=""
             )
@@ -476,7 +393,7 @@ class Trainer:
                 loader = self._loader(self.epoch, self.epoch_step)
                 for batch in loader:
                     self._set_learning_rates()
-                    logs = self.stage.train_step(_to_device(batch, self.dist.device))
+                    logs = self.stage.train_step(to_device(batch, self.dist.device))
                     self.step += 1
                     self.epoch_step += 1
                     count += 1
@@ -508,14 +425,12 @@ class Trainer:
                 self._checkpoint([])
             bar.update(task, completed=self.step)
         if interrupted:
-            info(
-                f"interrupted ({stop.signame}): checkpoint at step {self.step} in {self.last_path}"
-            )
+            log(f"interrupted ({stop.signame}): checkpoint at step {self.step} in {self.last_path}")
             raise KeyboardInterrupt
         if timed_out:
-            info(f"time budget of {cfg.max_minutes:g} min used up at step {self.step}")
+            log(f"time budget of {cfg.max_minutes:g} min used up at step {self.step}")
         self._finish()
-        info(f"done: step {self.step}, checkpoint {self.last_path}")
+        log(f"done: step {self.step}, checkpoint {self.last_path}")
         # Ranks leave together: a rank that tears gloo down while another still talks to it can
         # abort the other ("terminate called without an active exception").
         barrier(self.dist)
@@ -528,11 +443,11 @@ class Trainer:
         if n <= 0:
             return
         loader = self._loader(0, 0)
-        batches = [_to_device(b, self.dist.device) for b in itertools.islice(loader, n)]
+        batches = [to_device(b, self.dist.device) for b in itertools.islice(loader, n)]
         del loader
         self.stage.eval()
         try:
-            with _forked_rng(self.dist.device):
+            with forked_rng(self.dist.device):
                 logs = self.stage.finish(batches, lambda d: all_reduce_mean(d, self.dist))
         finally:
             self.stage.train()
@@ -542,7 +457,7 @@ class Trainer:
             rec = {"step": self.step, "epoch": self.epoch, "finish": logs, "time": time.time()}
             with open(self.out_dir / "log.jsonl", "a") as fh:
                 fh.write(json.dumps(rec) + "\n")
-            info("end of training: " + "  ".join(f"{k} {v:.4g}" for k, v in logs.items()))
+            log("end of training: " + "  ".join(f"{k} {v:.4g}" for k, v in logs.items()))
         self._checkpoint([])
 
     def _end_epoch(self) -> None:
@@ -561,18 +476,49 @@ class Trainer:
             line += ": " + "  ".join(
                 f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in scores.items()
             )
-        info(line)
+        log(line)
 
     def _evaluate(self) -> dict[str, Any]:
-        """Run ``stage.evaluate()``; log and return its scores (none by default)."""
+        """Run ``stage.evaluate()`` and the validation; log both and return them (the
+        validation losses prefixed ``val_``)."""
         self.stage.eval()
         try:
-            with _forked_rng(self.dist.device), torch.no_grad():
+            with forked_rng(self.dist.device), torch.no_grad():
                 scores = dict(self.stage.evaluate())
+                val = self._validate()
         finally:
             self.stage.train()
-        if scores:
-            rec = {"step": self.step, "epoch": self.epoch, "eval": scores, "time": time.time()}
+        for name, values in (("eval", scores), ("val", val)):
+            if not values:
+                continue
+            rec = {"step": self.step, "epoch": self.epoch, name: values, "time": time.time()}
             with open(self.out_dir / "log.jsonl", "a") as fh:
                 fh.write(json.dumps(rec) + "\n")
-        return scores
+            if self._tb is not None:
+                self._tb.scalars(name, values, self.step)
+        if self._tb is not None:
+            self._tb.flush()
+        return {**scores, **{f"val_{k}": v for k, v in val.items()}}
+
+    def _validate(self) -> dict[str, float]:
+        """Mean of ``stage.validate`` over the first ``val_images`` val items (batch-size
+        weighted); {} when there
+        is no val set, ``val_images`` is 0 or the stage does not validate. Runs inside the
+        forked RNG of :meth:`_evaluate`, reseeded so every epoch sees the same variants."""
+        if self.val_set is None or self.cfg.val_images <= 0 or len(self.val_set) == 0:
+            return {}
+        torch.manual_seed(VAL_SEED)
+        items = Subset(self.val_set, range(min(self.cfg.val_images, len(self.val_set))))
+        local = max(1, self.cfg.batch_size // self.dist.world_size)
+        loader = DataLoader(items, batch_size=local, shuffle=False)
+        sums: dict[str, float] = {}
+        n = 0
+        for batch in loader:
+            logs = self.stage.validate(to_device(batch, self.dist.device))
+            if logs is None:
+                return {}
+            b = len(next(iter(batch.values())))
+            for k, v in logs.items():
+                sums[k] = sums.get(k, 0.0) + float(v) * b
+            n += b
+        return {k: v / n for k, v in sums.items()}

@@ -150,6 +150,10 @@ class ArnStage(Stage):
         self._opt.step()
         return logs
 
+    def validate(self, batch: dict[str, Tensor]) -> dict[str, float]:
+        """The training losses on a val batch."""
+        return self.compute_loss(*self.inputs(batch))[1]
+
     @torch.no_grad()
     def panel(self, batch: dict[str, Tensor]) -> np.ndarray:
         """Rows of lq input | proxy albedo | restored albedo | re-render | GT (output size)."""

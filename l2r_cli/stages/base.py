@@ -95,6 +95,12 @@ class Stage(ABC):
         (rank 0, no gradients, forked RNG). Default: nothing."""
         return None
 
+    def validate(self, batch: dict[str, Tensor]) -> dict[str, float] | None:
+        """The stage's losses on one val batch without a step (eval mode, no gradients,
+        fixed RNG), averaged by the engine over the val items after every epoch. Default:
+        None (no validation; the prior's held-out readout is :meth:`evaluate`)."""
+        return None
+
     def evaluate(self) -> dict[str, float]:
         """Per-epoch scores for the log (rank 0, no gradients, forked RNG). Default: none."""
         return {}

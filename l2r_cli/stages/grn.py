@@ -196,6 +196,11 @@ class GrnStage(Stage):
         logs.update(laplacian=lap.item(), loss=loss.item())
         return loss, logs, albedo, g
 
+    def validate(self, batch: dict[str, Tensor]) -> dict[str, float]:
+        """The reconstruction losses on a val batch (mutual: with its own nets, without the
+        adversarial term)."""
+        return self.compute_loss(self.frozen_inputs(batch))[1]
+
     def train_step(self, batch: dict[str, Tensor]) -> dict[str, float]:
         """One Adam step on a batch; returns scalar logs."""
         loss, logs, _, _ = self.compute_loss(self.frozen_inputs(batch))

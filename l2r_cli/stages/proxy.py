@@ -141,6 +141,11 @@ class ProxyStage(Stage):
         self._opt.step()
         return logs
 
+    def validate(self, batch: dict[str, Tensor]) -> dict[str, float]:
+        """The training losses on a val batch (the input field as in training)."""
+        image = network_input(batch, self.cfg.train.input, self.cfg.model.image_size)
+        return self.compute_loss(image)[1]
+
     def finish_batches(self) -> int:
         """``optim.gain_refit_batches`` (0 = no end-of-training refit)."""
         return self.cfg.optim.gain_refit_batches

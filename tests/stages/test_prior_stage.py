@@ -151,7 +151,7 @@ def test_two_step_smoke_train(l2r, tmp_path, depth_dataset):
     [(step, epoch, scores)] = _evals(run)
     assert (step, epoch) == (2, 1) and scores["n"] == 6
     assert 0 <= scores["precision"] <= 1 and 0 <= scores["recall"] <= 1
-    assert "precision" in r.out and "recall" in r.out
+    assert "precision" in r.err and "recall" in r.err  # training progress goes to stderr
     r = l2r("info", run / "prior.pt", "--json")
     assert r.code == 0 and '"kind": "stylegan2"' in r.out
 
