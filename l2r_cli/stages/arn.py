@@ -27,7 +27,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from l2r_cli.config import ArnRunConfig
-from l2r_cli.data.dataset import DatasetInfo, L2RDataset
 from l2r_cli.engine.checkpoint import resolve_checkpoint_path
 from l2r_cli.errors import L2RError
 from l2r_cli.inference import (
@@ -44,7 +43,7 @@ from l2r_cli.inference import load_arn as load_arn
 from l2r_cli.inference import require_source as require_source
 from l2r_cli.losses import photometric_nll
 from l2r_cli.models.proxy import ProxyFactors, ProxyRender
-from l2r_cli.stages.base import Stage, require_degraded
+from l2r_cli.stages.base import DegradedStage
 from l2r_cli.stages.proxy import make_adam, network_input
 from l2r_cli.viz import grid, to_uint8
 
@@ -70,25 +69,12 @@ def resolve_sources(cfg: ArnRunConfig) -> ArnRunConfig:
     return dataclasses.replace(cfg, sources=src)
 
 
-class ArnStage(Stage):
+class ArnStage(DegradedStage):
     """Trains the ARN against the ground truth through the frozen proxy's geometry."""
 
     kind = "arn"
 
-    @classmethod
-    def prepare(cls, cfg: ArnRunConfig, info: DatasetInfo) -> ArnRunConfig:
-        """Degraded data fed as input; its input checkpoints resolved and hashed."""
-        require_degraded(cls.kind, cfg, info)
-        return resolve_sources(cfg)
-
-    @classmethod
-    def create(
-        cls, cfg: ArnRunConfig, device: torch.device, data: Path, info: DatasetInfo
-    ) -> tuple[ArnStage, L2RDataset]:
-        """The stage, then the train split's 'image' and 'lq' at its output size."""
-        stage = cls(cfg, device)
-        dataset = L2RDataset(data, "train", fields=("image", "lq"), image_size=stage.out_size)
-        return stage, dataset
+    resolve_inputs = staticmethod(resolve_sources)
 
     def __init__(self, cfg: ArnRunConfig, device: torch.device) -> None:
         super().__init__()

@@ -169,3 +169,33 @@ def require_degraded(kind: str, cfg: Any, info: DatasetInfo) -> None:
         )
     if cfg.train.input != "lq":
         raise L2RError(f"train.input must be 'lq' for the {kind} stage, got {cfg.train.input!r}")
+
+
+class DegradedStage(Stage):
+    """A stage after the proxy (ARN, GRN, mutual): it trains on degraded data, the train
+    split's 'image' and 'lq' at its output size ``out_size``, from the input checkpoints its
+    config names. Subclasses set :attr:`resolve_inputs`."""
+
+    out_size: int
+    """The stage's output size O (the dataset is read at O)."""
+
+    resolve_inputs: Callable[[Any], Any]
+    """``cfg -> cfg`` with the input checkpoints resolved, their kinds checked and hashed (a
+    ``staticmethod``)."""
+
+    @classmethod
+    def prepare(cls, cfg: Any, info: DatasetInfo) -> Any:
+        """Degraded data fed as input; the input checkpoints resolved and hashed."""
+        require_degraded(cls.kind, cfg, info)
+        return cls.resolve_inputs(cfg)
+
+    @classmethod
+    def create(
+        cls, cfg: Any, device: torch.device, data: Path, info: DatasetInfo
+    ) -> tuple[Stage, Dataset]:
+        """The stage, then the train split's 'image' and 'lq' at its output size."""
+        from l2r_cli.data.dataset import L2RDataset
+
+        stage = cls(cfg, device)
+        dataset = L2RDataset(data, "train", fields=("image", "lq"), image_size=stage.out_size)
+        return stage, dataset

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -26,7 +25,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from l2r_cli.config import GrnRunConfig
-from l2r_cli.data.dataset import DatasetInfo, L2RDataset
 from l2r_cli.engine.checkpoint import load_checkpoint, resolve_checkpoint_path
 from l2r_cli.errors import L2RError
 from l2r_cli.inference import RefinedModel as RefinedModel
@@ -47,7 +45,7 @@ from l2r_cli.losses import photometric_nll
 from l2r_cli.models.grn import GRN, GrnOutput, laplacian_smoothness
 from l2r_cli.models.proxy import ProxyFactors
 from l2r_cli.render import Light
-from l2r_cli.stages.base import Stage, require_degraded
+from l2r_cli.stages.base import DegradedStage
 from l2r_cli.stages.proxy import make_adam, network_input
 from l2r_cli.viz import depth_tile, grid, normal_tile, to_uint8
 
@@ -94,25 +92,12 @@ def resolve_grn_sources(cfg: GrnRunConfig) -> GrnRunConfig:
     return dataclasses.replace(cfg, sources=src)
 
 
-class GrnStage(Stage):
+class GrnStage(DegradedStage):
     """Trains the GRN through the frozen proxy and ARN (proxy view and light)."""
 
     kind = "grn"
 
-    @classmethod
-    def prepare(cls, cfg: GrnRunConfig, info: DatasetInfo) -> GrnRunConfig:
-        """Degraded data fed as input; its input checkpoints resolved and hashed."""
-        require_degraded(cls.kind, cfg, info)
-        return resolve_grn_sources(cfg)
-
-    @classmethod
-    def create(
-        cls, cfg: GrnRunConfig, device: torch.device, data: Path, info: DatasetInfo
-    ) -> tuple[GrnStage, L2RDataset]:
-        """The stage, then the train split's 'image' and 'lq' at its output size."""
-        stage = cls(cfg, device)
-        dataset = L2RDataset(data, "train", fields=("image", "lq"), image_size=stage.out_size)
-        return stage, dataset
+    resolve_inputs = staticmethod(resolve_grn_sources)
 
     def __init__(self, cfg: GrnRunConfig, device: torch.device) -> None:
         super().__init__()

@@ -32,7 +32,6 @@ from torch import Tensor, nn
 
 from l2r_cli.config import MutualRunConfig
 from l2r_cli.console import notice_once
-from l2r_cli.data.dataset import DatasetInfo
 from l2r_cli.engine.checkpoint import load_checkpoint, resolve_checkpoint_path
 from l2r_cli.errors import L2RError
 from l2r_cli.inference import (
@@ -52,7 +51,7 @@ from l2r_cli.models.stylegan2 import Discriminator, DiscriminatorConfig
 from l2r_cli.models.stylegan2_io import load_stylegan2
 from l2r_cli.render import Light
 from l2r_cli.render.shading import light_from_raw
-from l2r_cli.stages.base import Stage, require_degraded
+from l2r_cli.stages.base import Stage
 from l2r_cli.stages.grn import GrnStage
 from l2r_cli.stages.proxy import make_adam
 from l2r_cli.viz import to_uint8
@@ -123,11 +122,7 @@ class MutualStage(GrnStage):
 
     kind = "mutual"
 
-    @classmethod
-    def prepare(cls, cfg: MutualRunConfig, info: DatasetInfo) -> MutualRunConfig:
-        """Degraded data fed as input; the GRN checkpoint resolved, its kind checked."""
-        require_degraded(cls.kind, cfg, info)
-        return resolve_mutual_sources(cfg)
+    resolve_inputs = staticmethod(resolve_mutual_sources)
 
     def __init__(self, cfg: MutualRunConfig, device: torch.device) -> None:
         Stage.__init__(self)
