@@ -14,7 +14,6 @@ ArnRunConfig`` keeps working).
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import tomllib
 import types
 import typing
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from l2r_cli.errors import L2RError
+from l2r_cli.lazy import lazy_attributes
 
 T = TypeVar("T")
 
@@ -54,12 +54,9 @@ _STAGE_CONFIGS = {
 modules import this one)."""
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _STAGE_CONFIGS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"l2r_cli.configs.{_STAGE_CONFIGS[name]}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(
+    __name__, {name: f"l2r_cli.configs.{kind}" for name, kind in _STAGE_CONFIGS.items()}
+)
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,9 @@ model for inference must not pull in the trainer, and through it the stages and 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from l2r_cli.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from l2r_cli.engine.checkpoint import (
@@ -47,12 +48,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _SOURCES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_SOURCES[name]}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, {n: f"{__name__}.{m}" for n, m in _SOURCES.items()})
 
 
 def __dir__() -> list[str]:

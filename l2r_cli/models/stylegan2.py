@@ -30,12 +30,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, overload
+from typing import Literal, overload
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from l2r_cli.lazy import lazy_attributes
 from l2r_cli.models.stylegan2_layers import (
     BLUR_KERNEL,
     Blur,
@@ -592,12 +593,7 @@ _IO_NAMES = (
 )
 
 
-def __getattr__(name: str) -> Any:
-    if name in _IO_NAMES:
-        from l2r_cli.models import stylegan2_io
-
-        return getattr(stylegan2_io, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, dict.fromkeys(_IO_NAMES, "l2r_cli.models.stylegan2_io"))
 
 
 __all__ = [
