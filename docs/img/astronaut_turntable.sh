@@ -4,7 +4,7 @@
 # (top: the model's albedo, bottom: the photo texture). Run from the repository root.
 set -euo pipefail
 make demo
-.venv/bin/l2r reconstruct demo_out/astronaut.png --texture photo --out-dir demo_out/photo_texture \
+.venv/bin/l2r reconstruct demo_out/astronaut.png --texture photo --out demo_out/photo_texture \
     --format glb
 .venv/bin/l2r render-views demo_out/photo_texture/astronaut/face0 --texture photo \
     --turntable demo_out/astronaut_turntable_photo.gif
