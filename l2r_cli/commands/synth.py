@@ -102,6 +102,15 @@ def _parse_splits(ctx: click.Context, param: click.Parameter, value: str) -> tup
     metavar="FILE.png",
     help="Also save a sheet of the first 8 faces: image, depth, canonical albedo and depth.",
 )
+@click.option(
+    "--version",
+    type=click.IntRange(1, 2),
+    default=2,
+    show_default=True,
+    metavar="1|2",
+    help="Generator version: 1 = the original faces (bit for bit), 2 = varied identities, "
+    "expressions, fine detail, occluders and cluttered backgrounds.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace an existing output in OUT.")
 @click.pass_context
 def synth(ctx: click.Context, out: Path, seed: int | None, preview: Path | None, **options) -> None:
@@ -115,6 +124,7 @@ def synth(ctx: click.Context, out: Path, seed: int | None, preview: Path | None,
     \b
     Example:
       l2r synth data/synth --n 2000 --seed 1
+      l2r synth data/synth_v1 --n 2000 --seed 1 --version 1
       l2r synth /tmp/tiny --n 16 --size 64 --split 0.5,0.25,0.25 --preview /tmp/tiny.png
     """
     from l2r_cli.data.synth import SynthConfig, generate, write_preview

@@ -22,6 +22,10 @@ Stages of one batch:
 The parameter table the draws follow, with the palettes and the landmark layout, is plain data in
 :mod:`l2r_cli.data.face_template` (torch-free, so that :mod:`l2r_cli.faces` can read its means).
 
+This module is version 1 (``SynthConfig.version = 1``, bit for bit the original faces) and the
+shared output code; version 2, the default (anthropometric identity spreads, shape modes,
+expressions, a fine-detail layer, occluders, clutter), is :mod:`l2r_cli.data.synth_v2`.
+
 Coordinates: ``(u, v)`` are ray slopes in units of tan(fov/2), i.e. u = (x - cx) / (cx) at the
 output size S, so u = -1 and u = 1 are the centres of the first and last pixel columns; v points
 down like the image y axis. Lengths of facial features are in these units; heights of the surface
@@ -60,8 +64,12 @@ from l2r_cli.render.shading import Light, normals_from_depth, shade
 GENERATOR = "l2r-synth"
 """Name of this generator in the dataset manifest's ``source``."""
 
-GENERATOR_VERSION = 1
-"""Bumped whenever the same arguments would produce different data."""
+GENERATOR_VERSION = 2
+"""The default generator version (``--version``); a version's data never changes, a change of the
+data makes a new version. Version 1 is the original face, version 2 the varied one
+(:mod:`l2r_cli.data.synth_v2`)."""
+
+VERSIONS = (1, 2)
 
 MIN_DEPTH = 0.9
 """Near end of Unsup3D's depth range; every depth this generator makes is inside it."""
@@ -77,6 +85,7 @@ __all__ = [
     "MAX_DEPTH",
     "MIN_DEPTH",
     "SPLIT_NAMES",
+    "VERSIONS",
     "SampleParams",
     "SynthBatch",
     "SynthConfig",
@@ -134,6 +143,9 @@ class SynthConfig:
     """Samples rendered at once (does not change the data)."""
     overwrite: bool = False
     """Replace an existing dataset and synface folder in ``out``."""
+    version: int = GENERATOR_VERSION
+    """Generator version: 1 = the original faces (bit for bit), 2 = varied identities,
+    expressions, fine detail, occluders and clutter (docs/synth.md)."""
 
 
 @dataclass(frozen=True)
@@ -148,6 +160,13 @@ class SynthBatch:
     canon_mask: (B, S, S) uint8, 1 on the face surface in the canonical view.
     view: (B, 6) float32 [pitch, yaw, roll (radians), tx, ty, tz] in the renderer's convention.
     light: (B, 4) float32 [ambient, diffuse, dx, dy]; direction = normalize(dx, dy, 1).
+
+    Version 2 only (None in version 1):
+    detail_depth: (B, S, S) float32, the fine-detail part of ``canon_depth`` (0 off the mask).
+    occluder_mask: (B, S, S) uint8, 1 where hair or glasses cover the face in the image.
+    light_color: (B, 3) float32 RGB factor of the light (the image is tinted by it).
+    expression: (B, 4) float32 [mouth_open, smile, brow_raise, eyes_closed], 0 = neutral.
+    shape_modes: (B, K) float32 identity mode coefficients (unit normal).
     """
 
     image: np.ndarray
@@ -158,6 +177,11 @@ class SynthBatch:
     canon_mask: np.ndarray
     view: np.ndarray
     light: np.ndarray
+    detail_depth: np.ndarray | None = None
+    occluder_mask: np.ndarray | None = None
+    light_color: np.ndarray | None = None
+    expression: np.ndarray | None = None
+    shape_modes: np.ndarray | None = None
 
 
 # -- random parameters ------------------------------------------------------------------------
@@ -173,6 +197,7 @@ class SampleParams:
 
     values: dict[str, float]
     noise: dict[str, Tensor]
+    version: int = 1
 
 
 def sample_seed(seed: int, index: int) -> int:
@@ -181,9 +206,16 @@ def sample_seed(seed: int, index: int) -> int:
     return (int(state[0]) << 31) ^ int(state[1])
 
 
-def sample_params(seed: int, index: int, size: int, supersample: int) -> SampleParams:
+def sample_params(
+    seed: int, index: int, size: int, supersample: int, version: int = 1
+) -> SampleParams:
     """Draw sample ``index``'s parameters and noise textures from a generator seeded by
-    (seed, index) only (noise at the rendering size S * supersample)."""
+    (seed, index) only (noise at the rendering size S * supersample), for generator ``version``.
+    """
+    if version == 2:
+        from l2r_cli.data.synth_v2 import sample_params_v2
+
+        return sample_params_v2(seed, index, size, supersample)
     g = torch.Generator().manual_seed(sample_seed(seed, index))
     uni = torch.rand(N_UNIFORMS, generator=g, dtype=torch.float64)
     values = {name: lo + (hi - lo) * float(uni[i]) for i, (name, lo, hi) in enumerate(PARAMS)}
@@ -257,7 +289,14 @@ def _hi_res_fov(size: int, supersample: int, fov: float) -> float:
 
 
 def render_batch(params: list[SampleParams], cfg: SynthConfig) -> SynthBatch:
-    """Render the samples of ``params`` (see :class:`SynthBatch` for what comes out)."""
+    """Render the samples of ``params`` (see :class:`SynthBatch` for what comes out); they must
+    be drawn for ``cfg.version``."""
+    if any(q.version != cfg.version for q in params):
+        raise L2RError(f"samples drawn for another generator version than {cfg.version}")
+    if cfg.version == 2:
+        from l2r_cli.data.synth_v2 import render_batch_v2
+
+        return render_batch_v2(params, cfg)
     s, ss = cfg.size, cfg.supersample
     p, noise = _stack(params)
     view, light, light_raw = views_and_lights(p, cfg)
@@ -321,6 +360,9 @@ def split_counts(n: int, fractions: tuple[float, ...]) -> list[int]:
 
 def check_config(cfg: SynthConfig) -> None:
     """Raise L2RError (one line) for arguments that cannot make a dataset."""
+    if cfg.version not in VERSIONS:
+        choices = ", ".join(map(str, VERSIONS))
+        raise L2RError(f"--version must be one of {choices}, got {cfg.version}")
     if cfg.n < 1:
         raise L2RError(f"--n must be at least 1, got {cfg.n}")
     if cfg.size < 8:
@@ -400,11 +442,21 @@ def generate(cfg: SynthConfig, on_batch: Callable[[int], None] | None = None) ->
         view=FieldSpec((6,), "float32"),
         light=FieldSpec((4,), "float32"),
     )
+    if cfg.version == 2:
+        from l2r_cli.data.face_template_v2 import N_MODES
+
+        fields.update(
+            detail_depth=FieldSpec((s, s), "float32"),
+            occluder_mask=FieldSpec((s, s), "uint8"),
+            light_color=FieldSpec((3,), "float32"),
+            expression=FieldSpec((4,), "float32"),
+            shape_modes=FieldSpec((N_MODES,), "float32"),
+        )
     args = asdict(cfg)
     args["splits"] = list(cfg.splits)
     source = {
         "generator": GENERATOR,
-        "version": GENERATOR_VERSION,
+        "version": cfg.version,
         "args": args,
         "conventions": {
             "view": "[pitch, yaw, roll] radians, R = Rz Ry Rx about (0, 0, 1), then [tx, ty, tz]",
@@ -413,6 +465,12 @@ def generate(cfg: SynthConfig, on_batch: Callable[[int], None] | None = None) ->
             "depth": "image view, camera z; background = 1.1; canon_depth = 1.1 off canon_mask",
         },
     }
+    if cfg.version == 2:
+        source["conventions"].update(
+            image="light_color * albedo * shading on the face, then occluders (occluder_mask)",
+            detail_depth="canon_depth = base + detail_depth on canon_mask; 0 off it",
+            expression="[mouth_open, smile, brow_raise, eyes_closed]; 0 = neutral",
+        )
     counts = dict(zip(SPLIT_NAMES, split_counts(cfg.n, cfg.splits), strict=True))
     _prepare_out(out, cfg.overwrite)
     with DatasetWriter(out, s, fields=fields, source=source, overwrite=cfg.overwrite) as writer:
@@ -424,7 +482,7 @@ def generate(cfg: SynthConfig, on_batch: Callable[[int], None] | None = None) ->
             writer.declare_split(split)
             for b0 in range(start, start + count, cfg.batch_size):
                 ids = list(range(b0, min(b0 + cfg.batch_size, start + count)))
-                params = [sample_params(cfg.seed, i, s, cfg.supersample) for i in ids]
+                params = [sample_params(cfg.seed, i, s, cfg.supersample, cfg.version) for i in ids]
                 batch = render_batch(params, cfg)
                 names = [f"{i:06d}" for i in ids]
                 folder = out / "synface" / split
@@ -434,20 +492,8 @@ def generate(cfg: SynthConfig, on_batch: Callable[[int], None] | None = None) ->
                     _save_png(
                         np.repeat(code[..., None], 3, -1), folder / "depth" / f"{name}_depth.png"
                     )
-                writer.append_many(
-                    split,
-                    {
-                        "image": batch.image,
-                        "name": names,
-                        "depth": batch.depth,
-                        "mask": batch.mask,
-                        "canon_depth": batch.canon_depth,
-                        "canon_albedo": batch.canon_albedo,
-                        "canon_mask": batch.canon_mask,
-                        "view": batch.view,
-                        "light": batch.light,
-                    },
-                )
+                arrays = {k: getattr(batch, k) for k in fields if k != "name"}
+                writer.append_many(split, {**arrays, "image": batch.image, "name": names})
                 if on_batch is not None:
                     on_batch(len(ids))
             start += count
@@ -487,7 +533,9 @@ def write_preview(cfg: SynthConfig, path: Path | str, count: int = 8) -> Path:
     :func:`preview_grid` as a PNG at ``path``."""
     check_config(cfg)
     count = min(count, cfg.n)
-    params = [sample_params(cfg.seed, i, cfg.size, cfg.supersample) for i in range(count)]
+    params = [
+        sample_params(cfg.seed, i, cfg.size, cfg.supersample, cfg.version) for i in range(count)
+    ]
     path = Path(path)
     _save_png(preview_grid(render_batch(params, cfg), columns=count, fov=cfg.fov), path)
     return path

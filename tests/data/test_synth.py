@@ -163,7 +163,7 @@ def test_nose_tip_is_nearest():
 
 
 def test_view_and_light_ranges(tmp_path):
-    cfg = SynthConfig(size=16, supersample=1, yaw_range=20, pitch_range=5, roll_range=0)
+    cfg = SynthConfig(size=16, supersample=1, yaw_range=20, pitch_range=5, roll_range=0, version=1)
     b = render_batch([sample_params(0, i, 16, 1) for i in range(24)], cfg)
     deg = np.degrees(b.view[:, :3])
     assert np.abs(deg[:, 1]).max() <= 20 + 1e-4 and np.abs(deg[:, 1]).max() > 10
@@ -182,7 +182,7 @@ def test_image_is_explained_by_stored_factors():
     """Re-rendering the stored canonical depth/albedo with the stored view and light reproduces
     the image (the data obeys the proxy's image formation) and exactly the stored depth."""
     s = 32
-    cfg = SynthConfig(size=s, supersample=2)
+    cfg = SynthConfig(size=s, supersample=2, version=1)
     b = render_batch([sample_params(5, i, s, 2) for i in range(6)], cfg)
     r = Renderer(s)
     cd, cm = torch.from_numpy(b.canon_depth), torch.from_numpy(b.canon_mask) > 0
@@ -280,7 +280,13 @@ def test_yaw_sign_turns_the_nose():
     """Positive yaw (R = Ry about the pivot) turns the face to the image left: the nose tip,
     still the nearest point at moderate yaw, moves to -x (as in Unsup3D)."""
     cfg = SynthConfig(
-        size=32, supersample=1, yaw_range=25, pitch_range=0, roll_range=0, xy_trans_range=0
+        size=32,
+        supersample=1,
+        yaw_range=25,
+        pitch_range=0,
+        roll_range=0,
+        xy_trans_range=0,
+        version=1,
     )
     b = render_batch([sample_params(0, i, 32, 1) for i in range(8)], cfg)
     checked = 0
