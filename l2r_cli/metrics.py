@@ -3,13 +3,22 @@
 Geometry on Unsup3D's synthetic-face protocol: the scale-invariant depth error (SIDE) and the
 mean angle deviation (MAD) between normals, both over a mask of face pixels valid in the
 prediction and the ground truth. All functions take batches and return one value per image.
+
+Fine detail (docs/benchmarks.md "Detail"): the same two errors on the high-passed log depths
+(log depth minus its Gaussian blur of sigma = S / 32 pixels), which a smooth surface, however
+good its pose and overall shape, cannot score well on: ``detail_mad`` and ``band_side``. And
+for textures, ``hf_ratio``: the Laplacian energy of a render over the ground truth's.
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from l2r_cli.render.shading import normals_from_depth
 
 
 def erode(mask: Tensor) -> Tensor:
@@ -17,6 +26,16 @@ def erode(mask: Tensor) -> Tensor:
     return (F.avg_pool2d(mask.unsqueeze(1).float(), 3, stride=1, padding=1).squeeze(1) > 0.99).to(
         mask.dtype
     )
+
+
+def erode_by(mask: Tensor, radius: int) -> Tensor:
+    """Erode a {0, 1} mask (B, H, W) by ``radius`` pixels (a (2r+1)^2 square neighbourhood);
+    pixels beyond the image border count as outside, as in :func:`erode`."""
+    if radius <= 0:
+        return mask
+    k = 2 * radius + 1
+    pooled = F.avg_pool2d(mask.unsqueeze(1).float(), k, stride=1, padding=radius)
+    return (pooled.squeeze(1) > 1 - 0.5 / k**2).to(mask.dtype)
 
 
 def bfm_mask(gt_depth: Tensor, pred_mask: Tensor) -> Tensor:
@@ -91,3 +110,112 @@ def cross_view_identity(original: Tensor, views: Tensor) -> Tensor:
     original: (B, D), views: (B, V, D) -> (B,)."""
     cos = F.cosine_similarity(views, original[:, None, :].expand_as(views), dim=-1)
     return cos.mean(1)
+
+
+#: The detail metrics' blur: sigma = image size / DETAIL_SIZE_DIVISOR pixels.
+DETAIL_SIZE_DIVISOR = 32
+#: The Gaussian is truncated at this many sigmas (radius ceil(3 sigma) pixels).
+DETAIL_TRUNCATE = 3.0
+
+
+def detail_sigma(size: int) -> float:
+    """The high-pass's Gaussian sigma in pixels for an (size, size) depth map: size / 32."""
+    return size / DETAIL_SIZE_DIVISOR
+
+
+def blur_radius(sigma: float) -> int:
+    """Radius in pixels of :func:`gaussian_blur`'s truncated kernel: ceil(3 sigma)."""
+    return max(1, math.ceil(DETAIL_TRUNCATE * sigma))
+
+
+def gaussian_blur(x: Tensor, sigma: float) -> Tensor:
+    """Separable Gaussian blur of maps (B, H, W) -> (B, H, W); the kernel (radius
+    :func:`blur_radius`) is normalised, so constants and linear ramps pass unchanged wherever
+    the kernel lies inside the image. The border is padded by replication (masks erode it away:
+    :func:`detail_mask`)."""
+    r = blur_radius(sigma)
+    if min(x.shape[-2:]) <= r:
+        raise ValueError(f"maps {tuple(x.shape[-2:])} are too small for a blur of radius {r}")
+    t = torch.arange(-r, r + 1, dtype=x.dtype, device=x.device)
+    g = torch.exp(-(t**2) / (2 * sigma**2))
+    g = g / g.sum()
+    y = F.pad(x.unsqueeze(1), (r, r, r, r), mode="replicate")
+    y = F.conv2d(y, g.view(1, 1, 1, -1))
+    y = F.conv2d(y, g.view(1, 1, -1, 1))
+    return y.squeeze(1)
+
+
+def high_pass(x: Tensor, sigma: float) -> Tensor:
+    """x - gaussian_blur(x, sigma): the detail finer than about sigma pixels. (B, H, W)."""
+    return x - gaussian_blur(x, sigma)
+
+
+def detail_mask(mask: Tensor, sigma: float) -> Tensor:
+    """The mask (B, H, W) eroded by the blur's radius plus one pixel, so that neither the blur
+    nor the normals' central differences at a kept pixel see a pixel outside ``mask``."""
+    return erode_by(mask, blur_radius(sigma) + 1)
+
+
+def detail_depth(depth: Tensor, mask: Tensor, sigma: float) -> Tensor:
+    """The depth's fine detail as a surface (B, H, W): c * exp(high_pass(log depth)), with c the
+    depth's mean over ``mask`` per image. The smooth part becomes a fronto-parallel plane at the
+    face's distance, carrying only the relief finer than sigma. A global scale of the depth
+    cancels in the high pass (as in SIDE) and scales c, which leaves the normals unchanged."""
+    m = mask.float()
+    c = (depth * m).flatten(1).sum(1) / m.flatten(1).sum(1).clamp(min=1)
+    return c.view(-1, 1, 1) * high_pass(depth.log(), sigma).exp()
+
+
+def detail_mad(
+    pred_depth: Tensor,
+    gt_depth: Tensor,
+    mask: Tensor,
+    K: Tensor,
+    sigma: float,
+    pre_eroded: bool = False,
+) -> Tensor:
+    """Mean angle (degrees, per image (B,)) between the normals of the predicted and GT
+    :func:`detail_depth` surfaces over :func:`detail_mask` (over ``mask`` itself with
+    ``pre_eroded``: the caller made it). Depths and mask (B, H, W), K (3, 3) the camera both
+    are seen with. A smooth prediction scores the GT detail's own angle to the view axis; the
+    truth, or the truth plus any smooth (e.g. linear) change, scores 0."""
+    inner = mask if pre_eroded else detail_mask(mask, sigma)
+    n_pred = normals_from_depth(detail_depth(pred_depth, mask, sigma), K)
+    n_gt = normals_from_depth(detail_depth(gt_depth, mask, sigma), K)
+    return mad(n_pred, n_gt, inner)
+
+
+def band_side(
+    pred_depth: Tensor, gt_depth: Tensor, mask: Tensor, sigma: float, pre_eroded: bool = False
+) -> Tensor:
+    """SIDE of the high-passed log depths per image (B,): sqrt(mean_M (H - mean_M H)^2) with
+    H = high_pass(log pred) - high_pass(log gt) and M = :func:`detail_mask` (``mask`` itself
+    with ``pre_eroded``). Inputs (B, H, W); reported x 1e-2 like SIDE. A smooth prediction
+    scores the spread of the GT's detail."""
+    diff = high_pass(pred_depth.log() - gt_depth.log(), sigma)  # the high pass is linear
+    m = (mask if pre_eroded else detail_mask(mask, sigma)).float()
+    n = m.flatten(1).sum(1).clamp(min=1)
+    avg = (diff * m).flatten(1).sum(1) / n
+    return (((diff - avg.view(-1, 1, 1)) ** 2 * m).flatten(1).sum(1) / n).sqrt()
+
+
+_LAPLACIAN = ((0.0, 1.0, 0.0), (1.0, -4.0, 1.0), (0.0, 1.0, 0.0))
+
+
+def laplacian_energy(image: Tensor, mask: Tensor) -> Tensor:
+    """Mean squared 5-point Laplacian of images (B, C, H, W), summed over the channels, over
+    the mask (B, 1, H, W) eroded by one pixel (so the stencil stays inside it): (B,). An image
+    without mask pixels left gives 0 / 0 = NaN."""
+    c = image.shape[1]
+    k = torch.tensor(_LAPLACIAN, dtype=image.dtype, device=image.device)
+    lap = F.conv2d(image, k.expand(c, 1, 3, 3), padding=1, groups=c)
+    m = erode(mask[:, 0].float()).to(image.dtype)
+    return (lap.square().sum(1) * m).flatten(1).sum(1) / m.flatten(1).sum(1)
+
+
+def hf_ratio(image: Tensor, gt: Tensor, mask: Tensor) -> Tensor:
+    """High-frequency energy ratio per image (B,): :func:`laplacian_energy` of ``image`` over
+    that of ``gt`` on the same mask. Images (B, C, H, W) in [0, 1], mask (B, 1, H, W) (the
+    GT face). 1 = as much fine detail as the truth, below 1 = smoother (0: flat), above 1 =
+    more (e.g. noise). NaN where the GT has no energy or no mask pixels."""
+    return laplacian_energy(image, mask) / laplacian_energy(gt, mask)

@@ -8,6 +8,11 @@ template (docs/benchmarks.md "bfm"):
 - every model's own template: its mean canonical surface over the test set, posed with its own
   predicted view of each face. The **shape gain** is the model's relative improvement over that
   row: what its per-face shape adds to its pose and its average face.
+
+Besides SIDE and MAD, every row scores the fine detail (:func:`l2r_cli.metrics.detail_mad`,
+:func:`l2r_cli.metrics.band_side`): the same errors on the depths' high-pass, which a smooth
+surface cannot fake. Where the split has an ``occluder_mask`` field (image view, 1 = hair or
+glasses drawn over the face), occluded pixels are left out of every metric.
 """
 
 from __future__ import annotations
@@ -23,13 +28,26 @@ from torch.utils.data import DataLoader
 from l2r_cli.data.dataset import L2RDataset, open_dataset
 from l2r_cli.data.inputs import model_input
 from l2r_cli.errors import L2RError
-from l2r_cli.metrics import bfm_mask, mad, side
+from l2r_cli.metrics import (
+    band_side,
+    bfm_mask,
+    blur_radius,
+    detail_mad,
+    detail_mask,
+    detail_sigma,
+    erode,
+    mad,
+    side,
+)
 from l2r_cli.predictor import Predictor, TemplatePredictor, renderer_of
 from l2r_cli.render import normals_from_depth
 from l2r_cli.render.camera import depth_to_points, intrinsics
 
 #: Baselines ``benchmark bfm --baseline`` knows.
 BASELINES = ("constant", "template")
+
+#: Optional field of the split: 1 where hair or glasses are drawn over the face (image view).
+OCCLUDER_FIELD = "occluder_mask"
 
 
 def _mean_se(values: np.ndarray) -> tuple[float, float]:
@@ -40,11 +58,16 @@ def _mean_se(values: np.ndarray) -> tuple[float, float]:
 
 @dataclass(frozen=True)
 class BfmResult:
-    """Per-image SIDE (raw, not x 1e-2) and MAD (degrees) of one predictor."""
+    """Per-image SIDE (raw, not x 1e-2) and MAD (degrees) of one predictor, and the same two
+    on the high-passed depths: detail MAD (degrees) and band SIDE (raw)."""
 
     name: str
     side: np.ndarray = field(repr=False)
     mad: np.ndarray = field(repr=False)
+    detail_mad: np.ndarray | None = field(default=None, repr=False)
+    """Per-image :func:`l2r_cli.metrics.detail_mad` (degrees)."""
+    band_side: np.ndarray | None = field(default=None, repr=False)
+    """Per-image :func:`l2r_cli.metrics.band_side` (raw, not x 1e-2)."""
     yaw: np.ndarray | None = field(default=None, repr=False)
     """True yaw in degrees per image, when the split stores the view (l2r synth data)."""
     own_template: BfmResult | None = field(default=None, repr=False)
@@ -71,9 +94,10 @@ class BfmResult:
         return out
 
     def summary(self) -> dict:
-        """Mean and std of both metrics; SIDE also in the paper's x 1e-2 units; the per-image
-        values under "per_image" (for paired comparisons of models on the same images); with an
-        own-template row, that row's summary under "own_template" and the shape gains."""
+        """Mean and std of every metric; SIDE and band SIDE also in the paper's x 1e-2 units; the
+        per-image values under "per_image" (for paired comparisons of models on the same
+        images); with an own-template row, that row's summary under "own_template" and the shape
+        gains."""
         out = {
             "name": self.name,
             "n": self.n,
@@ -85,6 +109,17 @@ class BfmResult:
             "mad_std": float(self.mad.std()),
             "per_image": {"side_x100": per_image(self.side * 100), "mad": per_image(self.mad)},
         }
+        if self.detail_mad is not None and self.band_side is not None:
+            out.update(
+                detail_mad_mean=float(self.detail_mad.mean()),
+                detail_mad_std=float(self.detail_mad.std()),
+                band_side_mean=float(self.band_side.mean()),
+                band_side_std=float(self.band_side.std()),
+                band_side_x100_mean=float(self.band_side.mean() * 100),
+                band_side_x100_std=float(self.band_side.std() * 100),
+            )
+            out["per_image"]["detail_mad"] = per_image(self.detail_mad)
+            out["per_image"]["band_side_x100"] = per_image(self.band_side * 100)
         if self.own_template is not None:
             own = self.own_template.summary()
             out["own_template"] = {k: v for k, v in own.items() if k not in ("name", "n")}
@@ -207,7 +242,8 @@ def evaluate_bfm(
     own_template: bool = False,
     views: torch.Tensor | None = None,
 ) -> BfmResult:
-    """SIDE and MAD of ``predictor`` on ``data``'s ``split`` (which must carry GT ``depth``).
+    """SIDE, MAD, detail MAD and band SIDE of ``predictor`` on ``data``'s ``split`` (which must
+    carry GT ``depth``), leaving out the pixels of its ``occluder_mask`` field if it has one.
 
     own_template: also score the predictor's mean canonical surface posed with its own
     predicted views (needs 'view' and 'canon_depth' or 'canon_points' in its outputs).
@@ -220,6 +256,8 @@ def evaluate_bfm(
     has_view = split_info is not None and "view" in split_info.fields
     if has_view:
         fields = (*fields, "view")
+    if split_info is not None and OCCLUDER_FIELD in split_info.fields:
+        fields = (*fields, OCCLUDER_FIELD)
     ds = L2RDataset(data, split, fields=fields, image_size=s)
     if len(ds) == 0:
         raise L2RError(f"{data}: split '{split}' is empty")
@@ -228,7 +266,8 @@ def evaluate_bfm(
         views = true_views(data, split)
     loader = DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=num_workers)
     K = intrinsics(s, device=device)
-    sides, mads, yaws, pred_views = [], [], [], []
+    sigma = detail_sigma(s)
+    sides, mads, details, bands, yaws, pred_views = [], [], [], [], [], []
     points_sum = None
     for batch in loader:
         image = model_input(batch, input_field, s, pick="first").to(device) * 2 - 1
@@ -237,9 +276,11 @@ def evaluate_bfm(
             out = predictor.predict(image, view=views[batch["index"]].to(device))
         else:
             out = predictor.predict(image)
-        mask = _face_mask(gt, out["mask"], data, split)
-        sides.append(side(out["depth"], gt, mask).cpu())
-        mads.append(mad(out["normal"], normals_from_depth(gt, K), mask).cpu())
+        mask = _face_mask(gt, out["mask"], data, split, batch, sigma)
+        sides.append(side(out["depth"], gt, mask.main).cpu())
+        mads.append(mad(out["normal"], normals_from_depth(gt, K), mask.main).cpu())
+        details.append(detail_mad(out["depth"], gt, mask.detail, K, sigma, pre_eroded=True).cpu())
+        bands.append(band_side(out["depth"], gt, mask.detail, sigma, pre_eroded=True).cpu())
         if has_view:
             yaws.append(torch.rad2deg(batch["view"][:, 1]))
         if own_template:
@@ -254,17 +295,46 @@ def evaluate_bfm(
         name=predictor.name,
         side=torch.cat(sides).double().numpy(),
         mad=torch.cat(mads).double().numpy(),
+        detail_mad=torch.cat(details).double().numpy(),
+        band_side=torch.cat(bands).double().numpy(),
         yaw=torch.cat(yaws).double().numpy() if has_view else None,
         own_template=own,
     )
 
 
-def _face_mask(gt: torch.Tensor, pred_mask: torch.Tensor, data, split) -> torch.Tensor:
-    """bfm_mask, with a one-line error for an image without face pixels."""
-    mask = bfm_mask(gt, pred_mask)
+@dataclass(frozen=True)
+class _Masks:
+    """The pixels scored (B, H, W): ``main`` for SIDE and MAD, ``detail`` for the detail
+    metrics."""
+
+    main: torch.Tensor
+    detail: torch.Tensor
+
+
+def _face_mask(
+    gt: torch.Tensor, pred_mask: torch.Tensor, data, split, batch: dict, sigma: float
+) -> _Masks:
+    """bfm_mask without the batch's occluded pixels (``occluder_mask`` > 0.5, when the split
+    has the field; that set dilated by one pixel, as bfm_mask erodes the face), and for the
+    detail metrics bfm_mask eroded by :func:`l2r_cli.metrics.detail_mask` without the same
+    occluded pixels (not eroded around them: under hair a small face would keep no pixel).
+    One-line errors for an image without face pixels, or without any for the detail metrics."""
+    face = bfm_mask(gt, pred_mask)
+    detail = detail_mask(face, sigma)
+    mask = face
+    if OCCLUDER_FIELD in batch:
+        # no normal's differences reach an occluded pixel
+        visible = erode((batch[OCCLUDER_FIELD].to(face.device) <= 0.5).to(face.dtype))
+        mask, detail = face * visible, detail * visible
     if (mask.flatten(1).sum(1) == 0).any():
-        raise L2RError(f"{data}: a '{split}' image has no face pixels in its GT depth")
-    return mask
+        what = "unoccluded face pixels" if OCCLUDER_FIELD in batch else "face pixels"
+        raise L2RError(f"{data}: a '{split}' image has no {what} in its GT depth")
+    if (detail.flatten(1).sum(1) == 0).any():
+        raise L2RError(
+            f"{data}: a '{split}' image's face (where predicted, unoccluded) is too small for "
+            f"the detail metrics: no pixel lies {blur_radius(sigma) + 1} px inside it"
+        )
+    return _Masks(mask, detail)
 
 
 def _canon_points(predictor: Predictor, out: dict, device) -> torch.Tensor:
@@ -277,22 +347,28 @@ def _canon_points(predictor: Predictor, out: dict, device) -> torch.Tensor:
 
 
 def _score_posed(predictor, points, views, loader, data, split) -> BfmResult:
-    """SIDE and MAD of one canonical surface (S, S, 3) seen under the views (N, 6), in order."""
+    """SIDE, MAD, detail MAD and band SIDE of one canonical surface (S, S, 3) seen under the
+    views (N, 6), in order."""
     device = views.device
     renderer = renderer_of(predictor, device)
     K = renderer.K
-    sides, mads, i = [], [], 0
+    sigma = detail_sigma(predictor.image_size)
+    sides, mads, details, bands, i = [], [], [], [], 0
     for batch in loader:
         gt = batch["depth"].to(device)
         b = gt.shape[0]
         warped = renderer.warp_points(points.expand(b, *points.shape), views[i : i + b])
         i += b
-        mask = _face_mask(gt, warped.mask, data, split)
-        sides.append(side(warped.depth, gt, mask).cpu())
+        mask = _face_mask(gt, warped.mask, data, split, batch, sigma)
+        sides.append(side(warped.depth, gt, mask.main).cpu())
         normal = normals_from_depth(warped.depth, K)
-        mads.append(mad(normal, normals_from_depth(gt, K), mask).cpu())
+        mads.append(mad(normal, normals_from_depth(gt, K), mask.main).cpu())
+        details.append(detail_mad(warped.depth, gt, mask.detail, K, sigma, pre_eroded=True).cpu())
+        bands.append(band_side(warped.depth, gt, mask.detail, sigma, pre_eroded=True).cpu())
     return BfmResult(
         name=f"{predictor.name} [own template]",
         side=torch.cat(sides).double().numpy(),
         mad=torch.cat(mads).double().numpy(),
+        detail_mad=torch.cat(details).double().numpy(),
+        band_side=torch.cat(bands).double().numpy(),
     )

@@ -105,19 +105,30 @@ def write_simple_report(
     return path
 
 
+def mean_std(row: dict, key: str, fmt: str) -> str:
+    """ "mean ± std" of row[key_mean] and row[key_std], or "—" when the row has no such key."""
+    if f"{key}_mean" not in row:
+        return "—"
+    return f"{format(row[f'{key}_mean'], fmt)} ± {format(row[f'{key}_std'], fmt)}"
+
+
 def write_bfm_report(results, out_dir: str | Path, title: str, command: str) -> Path:
     """results: :class:`l2r_cli.benchmark.bfm.BfmResult` list -> DIR/report.md (+ PNGs)."""
     out = _make_dir(out_dir)
     plt = _plt()
     labels = [Path(r.name).name or r.name for r in results]
     lines = [f"# {title}", "", "```bash", command, "```", ""]
-    lines += ["| model | n | SIDE (×10⁻²) ↓ | MAD (deg.) ↓ | median MAD |"]
-    lines += ["| --- | --- | --- | --- | --- |"]
+    lines += [
+        "| model | n | SIDE (×10⁻²) ↓ | MAD (deg.) ↓ | median MAD "
+        "| detail MAD (deg.) ↓ | band SIDE (×10⁻²) ↓ |"
+    ]
+    lines += ["| --- | --- | --- | --- | --- | --- | --- |"]
     for r, label in zip(results, labels, strict=True):
         s = r.summary()
+        dm, bs = mean_std(s, "detail_mad", ".2f"), mean_std(s, "band_side_x100", ".4f")
         lines.append(
             f"| {label} | {s['n']} | {s['side_x100_mean']:.3f} ± {s['side_x100_std']:.3f} "
-            f"| {s['mad_mean']:.2f} ± {s['mad_std']:.2f} | {np.median(r.mad):.2f} |"
+            f"| {s['mad_mean']:.2f} ± {s['mad_std']:.2f} | {np.median(r.mad):.2f} | {dm} | {bs} |"
         )
     for key, unit, scale in (("side", "SIDE (×10⁻²)", 100.0), ("mad", "MAD (deg.)", 1.0)):
         series = {lb: getattr(r, key) * scale for r, lb in zip(results, labels, strict=True)}
@@ -182,8 +193,9 @@ def results_table(
 
 
 def bfm_columns(rows: list[dict], compare: bool, labels: dict[str, str]) -> list:
-    """The bfm table's columns [(header, row -> str)]: SIDE and MAD, the own-template row's and
-    the shape gains (blank for baselines), with ``compare`` the stage and the change vs (1)."""
+    """The bfm table's columns [(header, row -> str)]: SIDE and MAD, the detail metrics (detail
+    MAD, band SIDE), the own-template row's SIDE and MAD and the shape gains (blank for
+    baselines), with ``compare`` the stage and the change vs (1)."""
 
     def own(key: str, fmt: str):
         return lambda r: format(r["own_template"][key], fmt) if "own_template" in r else "—"
@@ -202,6 +214,8 @@ def bfm_columns(rows: list[dict], compare: bool, labels: dict[str, str]) -> list
         ("n", lambda r: str(r["n"])),
         ("SIDE (×10⁻²) ↓", lambda r: f"{r['side_x100_mean']:.3f} ± {r['side_x100_std']:.3f}"),
         ("MAD (deg.) ↓", lambda r: f"{r['mad_mean']:.2f} ± {r['mad_std']:.2f}"),
+        ("detail MAD (deg.) ↓", lambda r: mean_std(r, "detail_mad", ".2f")),
+        ("band SIDE (×10⁻²) ↓", lambda r: mean_std(r, "band_side_x100", ".4f")),
         ("own template SIDE", own("side_x100_mean", ".3f")),
         ("own template MAD", own("mad_mean", ".2f")),
         ("shape gain SIDE", gain("side")),

@@ -13,6 +13,10 @@ data range 1, from scikit-image (``structural_similarity`` with ``gaussian_weigh
 use_sample_covariance=False``, the settings of Wang et al.). Its full map is computed per
 channel, averaged over the channels and cropped to the windows that lie inside the image (5
 pixels per side); its mean is taken over the face mask cropped alike (docs/benchmarks.md).
+
+Next to SSIM, the detail score ``hf_ratio`` (:func:`l2r_cli.metrics.hf_ratio`): the render's
+Laplacian energy over the GT image's on the same face mask (eroded by one pixel). 1 = as much
+fine detail as the truth, below 1 = oversmoothed, above 1 = more (noise, artefacts).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from torch.utils.data import DataLoader
 from l2r_cli.data.dataset import L2RDataset, open_dataset
 from l2r_cli.data.inputs import pick_variant
 from l2r_cli.errors import L2RError
+from l2r_cli.metrics import hf_ratio
 
 SSIM_WINDOW = 11
 SSIM_SIGMA = 1.5
@@ -122,12 +127,14 @@ def gt_face_mask(maps: Tensor, source: MaskSource, size: int) -> Tensor:
 
 @dataclass(frozen=True)
 class TextureResult:
-    """Per-image masked SSIM of one model, and which mask it was averaged over."""
+    """Per-image masked SSIM and HF ratio of one model, and which mask they were taken over."""
 
     name: str
     ssim: np.ndarray = field(repr=False)
     mask: MaskSource = "render"
     """'gt', 'gt-depth' or 'render' (see :func:`mask_source`)."""
+    hf_ratio: np.ndarray | None = field(default=None, repr=False)
+    """Per-image :func:`l2r_cli.metrics.hf_ratio` of the render against the GT image."""
 
     @property
     def label(self) -> str:
@@ -136,10 +143,11 @@ class TextureResult:
         return f"SSIM ({_MASK_NAMES[self.mask]} mask)"
 
     def summary(self) -> dict:
-        """Name, n, mask source, mean and std, and the per-image SSIM under "per_image"."""
+        """Name, n, mask source, mean and std of SSIM (and of the HF ratio), and the per-image
+        values under "per_image"."""
         from l2r_cli.benchmark.bfm import per_image
 
-        return {
+        out = {
             "name": self.name,
             "n": int(self.ssim.shape[0]),
             "mask": self.mask,
@@ -147,6 +155,11 @@ class TextureResult:
             "ssim_std": float(self.ssim.std()),
             "per_image": {"ssim": per_image(self.ssim)},
         }
+        if self.hf_ratio is not None:
+            out["hf_ratio_mean"] = float(self.hf_ratio.mean())
+            out["hf_ratio_std"] = float(self.hf_ratio.std())
+            out["per_image"]["hf_ratio"] = per_image(self.hf_ratio)
+        return out
 
 
 def _resize(x: Tensor, size: int, mode: str = "bilinear") -> Tensor:
@@ -180,7 +193,7 @@ def evaluate_texture(
     size: int = 0,
     input_field: str = "lq",
 ) -> list[TextureResult]:
-    """Masked SSIM of a 'proxy' checkpoint (one result) or an 'arn', 'grn' or 'mutual'
+    """Masked SSIM and HF ratio of a 'proxy' checkpoint (one result) or an 'arn', 'grn' or 'mutual'
     checkpoint (two: its proxy alone, then the whole model) against ``data``'s ``split`` GT
     images at ``size`` (0 = the dataset's image size). Input (``input_field``): the first
     degraded variant ``lq``, or the original ``image`` (the paper's 'origin' rows), resized to
@@ -214,6 +227,7 @@ def evaluate_texture(
     gt_batches = _gt_maps(data, split, source, batch_size, len(loader))
     s = proxy.cfg.image_size
     scores: list[list[Tensor]] = [[] for _ in names]
+    ratios: list[list[Tensor]] = [[] for _ in names]
     for batch, gt_maps in zip(loader, gt_batches, strict=True):
         gt = batch["image"].to(device)  # (B, 3, E, E) in [0, 1]
         # the first degraded variant (as `benchmark bfm --input lq`) or the GT image itself
@@ -237,16 +251,24 @@ def evaluate_texture(
             mask = render_mask
         else:
             mask = gt_face_mask(gt_maps.to(device), source, e)
-        for out, img in zip(scores, renders, strict=True):
-            v = masked_ssim((img / 2 + 0.5).clamp(0, 1), gt, mask)
+        for out, hf, img in zip(scores, ratios, renders, strict=True):
+            img01 = (img / 2 + 0.5).clamp(0, 1)
+            v = masked_ssim(img01, gt, mask)
+            what = "rendered face" if source == "render" else f"{source} face-mask"
             if torch.isnan(v).any():
-                what = "rendered face" if source == "render" else f"{source} face-mask"
                 raise L2RError(
                     f"{data}: a '{split}' image has no {what} pixels to compare "
                     f"(at least {SSIM_WINDOW // 2} px from the border)"
                 )
+            h = hf_ratio(img01, gt, mask)
+            if not torch.isfinite(h).all():
+                raise L2RError(
+                    f"{data}: a '{split}' GT image is flat on its {what} (no Laplacian energy "
+                    "to compare the HF ratio with)"
+                )
             out.append(v.cpu())
+            hf.append(h.cpu())
     return [
-        TextureResult(n, torch.cat(v).double().numpy(), source)
-        for n, v in zip(names, scores, strict=True)
+        TextureResult(n, torch.cat(v).double().numpy(), source, torch.cat(h).double().numpy())
+        for n, v, h in zip(names, scores, ratios, strict=True)
     ]

@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from l2r_cli.benchmark.report import bfm_columns, results_table
+from l2r_cli.benchmark.report import bfm_columns, mean_std, results_table
 from l2r_cli.commands.options import (
     BUNDLED,
     L2RGroup,
@@ -268,13 +268,15 @@ def _diagnose_table(predictors, data, split, batch_size, device) -> list[dict]:
 def texture(
     g, paths, data, ckpts, split, size, input_field, batch_size, compare, json_out, report_dir
 ) -> None:
-    """Texture SSIM on the face region, re-render vs. ground truth (paper sec. 5).
+    """Texture SSIM and HF ratio on the face region, re-render vs. ground truth (paper sec. 5).
 
     The original image (or with --input lq its first degraded variant) goes in; the proxy's
     render (and, for an 'arn', 'grn' or 'mutual' checkpoint, the re-render of the restored
     albedo on its geometry) is compared with the GT image by 11x11 Gaussian SSIM averaged over
     the ground truth's face mask (its 'mask', else GT depth below the background); only data
-    with neither falls back to the render mask, and the column says which.
+    with neither falls back to the render mask, and the column says which. The HF ratio is the
+    render's Laplacian energy over the GT image's on that mask (1 = as much detail as the truth,
+    < 1 = oversmoothed).
 
     \b
     Example:
@@ -299,7 +301,8 @@ def texture(
     title = f"Texture SSIM on {data} [{split}, input={input_field}]"
     label = f"{results[0].label} ↑"
     cols = [("model", lambda r: str(r["name"])), ("n", lambda r: str(r["n"])),
-            (label, lambda r: f"{r['ssim_mean']:.4f} ± {r['ssim_std']:.4f}")]  # fmt: skip
+            (label, lambda r: f"{r['ssim_mean']:.4f} ± {r['ssim_std']:.4f}"),
+            ("HF ratio (1 = GT)", lambda r: mean_std(r, "hf_ratio", ".3f"))]  # fmt: skip
     table = results_table(title, rows, cols, compare, ("ΔSSIM vs (1)", "ssim_mean", "+.4f"))
     if json_out:
         payload = {

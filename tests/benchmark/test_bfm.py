@@ -1,6 +1,7 @@
 """BFM protocol known answers: the true depth scores 0; tilted and mirrored planes score the
 angles and log-depth spreads worked out by hand from the camera model; the template and
-own-template rows and the shape gain; the CLI's baselines and its input errors."""
+own-template rows and the shape gain; the detail scores and occluded pixels; the CLI's
+baselines and its input errors. (The detail metrics' own known answers: tests/test_metrics.py.)"""
 
 from __future__ import annotations
 
@@ -28,8 +29,9 @@ FOV = 10.0
 @pytest.fixture(scope="module")
 def synth_ds(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("bfm") / "ds"
+    # version 1: the faces these known answers were worked out on (no occluders)
     generate(SynthConfig(out=str(root), n=16, size=32, supersample=2, batch_size=8, seed=3,
-                         splits=(0.5, 0.0, 0.5)))  # fmt: skip
+                         splits=(0.5, 0.0, 0.5), version=1))  # fmt: skip
     return root
 
 
@@ -79,7 +81,8 @@ class Fixed:
         b = image.shape[0]
         d = torch.tensor(np.stack(self.depths[self.seen : self.seen + b]), dtype=torch.float32)
         self.seen += b
-        return {"depth": d, "normal": Renderer(S).normals(d), "mask": torch.ones_like(d)}
+        normal = Renderer(self.image_size).normals(d)
+        return {"depth": d, "normal": normal, "mask": torch.ones_like(d)}
 
 
 def _by_hand_side(pred: np.ndarray, gt: np.ndarray) -> float:
@@ -96,11 +99,15 @@ def test_true_depth_scores_zero_and_tilts_score_their_angle(tmp_path):
     exact = evaluate_bfm(Fixed([front, tilt]), data)
     np.testing.assert_allclose(exact.side, 0, atol=1e-7)
     np.testing.assert_allclose(exact.mad, 0, atol=0.05)  # float32 acos of ~1
+    np.testing.assert_allclose(exact.band_side, 0, atol=1e-7)
+    np.testing.assert_allclose(exact.detail_mad, 0, atol=0.05)
     # A prediction turned by 20 deg about the vertical: every normal is 20 deg off, and log
     # depth differs by -log(sin t * x/z + cos t), whose spread over the columns is the SIDE.
     turned = evaluate_bfm(Fixed([tilt, front]), data)
     np.testing.assert_allclose(turned.mad, 20, atol=0.05)
     np.testing.assert_allclose(turned.side, _by_hand_side(tilt, front), rtol=1e-4)
+    # planes carry no detail: a turned plane is 20 deg off everywhere, but its detail is right
+    assert turned.detail_mad.max() < 0.1 and turned.band_side.max() < 1e-5
 
 
 def test_a_mirrored_prediction_is_not_the_truth(tmp_path):
@@ -147,6 +154,9 @@ def test_oracle_on_synth_faces_scores_zero_and_gains_shape(synth_ds, tmp_path):
     res = evaluate_bfm(Oracle(synth_ds), synth_ds, own_template=True)
     np.testing.assert_allclose(res.side, 0, atol=1e-6)
     np.testing.assert_allclose(res.mad, 0, atol=0.05)
+    np.testing.assert_allclose(res.band_side, 0, atol=1e-6)
+    np.testing.assert_allclose(res.detail_mad, 0, atol=0.05)
+    assert res.own_template.detail_mad.min() > 0.1  # the mean face lacks each face's detail
     # its own template (mean canonical depth of these faces, in their true views) is the
     # template baseline built from the same mean
     mean = L2RDataset(synth_ds, "test", fields=("canon_depth",))
@@ -207,6 +217,12 @@ def test_cli_baselines_json_and_errors(l2r, synth_ds, tmp_path):
     assert r.code == 0, r.err
     rows = json.loads(js.read_text())["results"]
     assert [x["stage"] for x in rows] == ["baseline", "template"]
+    for row in rows:  # the detail scores, per image too (paired comparisons)
+        for key in ("detail_mad", "band_side_x100"):
+            assert len(row["per_image"][key]) == row["n"]
+            assert np.mean(row["per_image"][key]) == pytest.approx(row[f"{key}_mean"], rel=1e-4)
+        assert row["band_side_x100_mean"] == pytest.approx(100 * row["band_side_mean"])
+    assert "detail" in r.out and "band" in r.out
     # the training faces' mean posed with the true views is far better than a plane
     assert rows[1]["side_mean"] < 0.6 * rows[0]["side_mean"]
     assert rows[1]["mad_mean"] < 0.6 * rows[0]["mad_mean"]
@@ -221,3 +237,56 @@ def test_cli_baselines_json_and_errors(l2r, synth_ds, tmp_path):
                   "--template", flat), "'train'")  # fmt: skip
     _one_line(l2r("benchmark", "bfm", "--data", flat, "--baseline", "template", "--template",
                   synth_ds), "no true view")  # fmt: skip
+
+
+OS = 32  # occluder tests: sigma 1 px, detail mask 4 px inside the face
+
+
+def _write_occluded(root: Path, gt: np.ndarray, occluder: np.ndarray | None) -> Path:
+    """One test image: GT depth ``gt`` (OS, OS), with an ``occluder_mask`` field if given."""
+    fields = {"depth": FieldSpec((OS, OS), "float32")}
+    sample = {"image": np.zeros((OS, OS, 3), np.uint8), "depth": gt.astype(np.float32)}
+    if occluder is not None:
+        fields["occluder_mask"] = FieldSpec((OS, OS), "uint8")
+        sample["occluder_mask"] = occluder.astype(np.uint8)
+    with DatasetWriter(root, image_size=OS, fields=fields, source={"generator": "test"}) as w:
+        w.append("test", sample)
+    return root
+
+
+def test_occluded_pixels_are_left_out_of_every_metric(tmp_path):
+    # GT: a bumpy face (rows/cols 4-27) on the background; 'hair' over rows 4-10. The prediction
+    # is the truth, except for a wrong bulge under the hair.
+    rng = np.random.default_rng(0)
+    gt = np.full((OS, OS), 1.1)
+    gt[4:28, 4:28] = 1.0 + 0.002 * rng.standard_normal((24, 24))
+    hair = np.zeros((OS, OS))
+    hair[4:11, 4:28] = 1
+    pred = gt.copy()
+    pred[4:11, 4:28] -= 0.03
+    f = lambda: Fixed([pred], image_size=OS)  # noqa: E731
+    seen = evaluate_bfm(f(), _write_occluded(tmp_path / "hair", gt, hair))
+    assert seen.side[0] < 1e-7 and seen.mad[0] < 0.05  # float32 acos of ~1
+    bare = evaluate_bfm(f(), _write_occluded(tmp_path / "bare", gt, None))
+    assert bare.side[0] > 0.005 and bare.mad[0] > 5 and bare.detail_mad[0] > 5
+    # the detail masks leave the hair out but are not eroded around it: only the blur's reach
+    # (3 px) below the hair still sees the bulge
+    assert seen.detail_mad[0] < 0.5 * bare.detail_mad[0]
+    assert seen.band_side[0] < 0.5 * bare.band_side[0]
+    far = gt.copy()
+    far[4:11, 4:28] -= 0.03
+    far[11:14, 4:28] = gt[11:14, 4:28]  # the bulge kept 4+ px above the first scored row
+    hair[11:14] = 1
+    clean = evaluate_bfm(Fixed([far], image_size=OS), _write_occluded(tmp_path / "h2", gt, hair))
+    assert clean.detail_mad[0] < 0.05 and clean.band_side[0] < 1e-7
+    # an occluder field that occludes nothing changes nothing
+    none = evaluate_bfm(f(), _write_occluded(tmp_path / "none", gt, np.zeros((OS, OS))))
+    for key in ("side", "mad", "detail_mad", "band_side"):
+        assert np.array_equal(getattr(none, key), getattr(bare, key)), key
+    # a face all under hair, or too small for the detail metrics: one-line errors
+    with pytest.raises(L2RError, match="no unoccluded face pixels"):
+        evaluate_bfm(f(), _write_occluded(tmp_path / "all", gt, np.ones((OS, OS))))
+    small = np.full((OS, OS), 1.1)
+    small[13:19, 13:19] = 1.0  # 6 px: 4 px after the face mask's erosion, none after 4 more
+    with pytest.raises(L2RError, match="too small for the detail metrics"):
+        evaluate_bfm(Fixed([small], image_size=OS), _write_occluded(tmp_path / "s", small, None))

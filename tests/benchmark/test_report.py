@@ -31,10 +31,28 @@ def test_report_with_pose_curves_on_synth_data(l2r, tmp_path):
         assert (rep / png).stat().st_size > 1000 and png in text
     s = json.loads(js.read_text())["results"][0]
     assert f"{s['side_x100_mean']:.3f} ± {s['side_x100_std']:.3f}" in text
+    # the detail columns, as in the console table
+    assert "detail MAD (deg.)" in text and "band SIDE (×10⁻²)" in text
+    assert f"{s['detail_mad_mean']:.2f} ± {s['detail_mad_std']:.2f}" in text
+    assert f"{s['band_side_x100_mean']:.4f} ± {s['band_side_x100_std']:.4f}" in text
     assert "By pose" in text and "(n=" in text
     # per-image values for paired comparisons: their mean is the reported mean
     side = s["per_image"]["side_x100"]
     assert len(side) == s["n"] == 12 and abs(np.mean(side) - s["side_x100_mean"]) < 1e-4
+    detail = s["per_image"]["detail_mad"]
+    assert len(detail) == 12 and abs(np.mean(detail) - s["detail_mad_mean"]) < 1e-3
+
+
+def test_bfm_columns_show_detail_and_dash_without_it():
+    from l2r_cli.benchmark.report import bfm_columns, mean_std
+
+    row = {"stage": "proxy", "name": "m", "n": 2, "side_x100_mean": 1.0, "side_x100_std": 0.1,
+           "mad_mean": 20.0, "mad_std": 2.0, "detail_mad_mean": 7.25, "detail_mad_std": 0.5,
+           "band_side_x100_mean": 0.0123, "band_side_x100_std": 0.001}  # fmt: skip
+    cols = dict(bfm_columns([row], False, {}))
+    assert cols["detail MAD (deg.) ↓"](row) == "7.25 ± 0.50"
+    assert cols["band SIDE (×10⁻²) ↓"](row) == "0.0123 ± 0.0010"
+    assert mean_std({}, "detail_mad", ".2f") == "—"
 
 
 def test_report_without_view_has_no_pose_section(l2r, tmp_path, depth_dataset):

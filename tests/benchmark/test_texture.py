@@ -1,5 +1,5 @@
 """Texture SSIM: analytic values, identities, a scipy reference, the ground-truth face mask, and
-`l2r benchmark texture`."""
+`l2r benchmark texture`; its HF ratio on the same mask (known answers: tests/test_metrics.py)."""
 
 from __future__ import annotations
 
@@ -183,6 +183,13 @@ def test_texture_ssim_is_taken_on_the_ground_truth_face_mask(tmp_path):
     assert same.mask == far.mask == "gt-depth" and same.label == "SSIM (GT-depth mask)"
     assert (same.ssim > 0.95).all()
     np.testing.assert_allclose(far.ssim, same.ssim, rtol=0, atol=1e-12)
+    # the render against itself has the truth's detail: HF ratio 1 (up to uint8 rounding), and
+    # noise beyond the mask's reach (1 px for the Laplacian) does not count either
+    np.testing.assert_allclose(same.hf_ratio, 1, atol=0.02)
+    np.testing.assert_allclose(far.hf_ratio, same.hf_ratio, rtol=0, atol=1e-12)
+    # against a blurred GT the render has more detail than the truth: ratio well above 1
+    soft = gaussian_filter(render.astype(float), (0, 1.5, 1.5, 0)).round().astype(np.uint8)
+    assert (score("soft", soft, depth=depth).hf_ratio > 2).all()
     # A mask field wins over the depth: noise inside the depth's face but beyond 5 px of the
     # mask's changes nothing either.
     same = score("same_m", render, depth=depth, mask=mask)
@@ -195,6 +202,9 @@ def test_texture_ssim_is_taken_on_the_ground_truth_face_mask(tmp_path):
     # A GT face with no pixel to score is an error, not a NaN.
     with pytest.raises(L2RError, match="gt-depth face-mask"):
         score("flat", render, depth=np.full((SIZE, SIZE), 1.0, np.float32))
+    # ... and so is a GT image without any detail to compare the HF ratio with
+    with pytest.raises(L2RError, match="flat on its gt-depth face-mask"):
+        score("grey", np.full_like(render, 128), depth=depth)
 
 
 @pytest.fixture
@@ -221,6 +231,9 @@ def test_benchmark_texture_on_smoke_checkpoints(l2r, tmp_path, tex_inputs):
     report = (tmp_path / "rep" / "report.md").read_text()
     for row in json.loads(out.read_text())["results"]:
         assert f"{row['ssim_mean']:.4f} ± {row['ssim_std']:.4f}" in report
+        assert f"{row['hf_ratio_mean']:.3f} ± {row['hf_ratio_std']:.3f}" in report
+        assert len(row["per_image"]["hf_ratio"]) == row["n"] and row["hf_ratio_mean"] > 0
+    assert "HF ratio (1 = GT)" in report
     assert (tmp_path / "rep" / "hist.png").is_file()
     assert "proxy + ARN" in r.out and "SSIM" in r.out and "(2)" in r.out
     res = json.loads(out.read_text())["results"]
