@@ -312,12 +312,9 @@ def render_batch(params: list[SampleParams], cfg: SynthConfig) -> SynthBatch:
     rgb = F.avg_pool2d(rgb, ss)
 
     # Depth and mask: the canonical surface at the output size, warped (exact at pixel centres).
-    lo = Renderer(s, fov=cfg.fov, min_depth=MIN_DEPTH, max_depth=MAX_DEPTH)
     u, v = ray_grid(s)
     depth_lo, mask_lo = canonical_depth(p, u, v)
-    warped = lo.warp_depth(depth_lo, view, faces=_mask_faces(lo, mask_lo))
-    face = warped.mask > 0
-    depth = torch.where(face, warped.depth.clamp(MIN_DEPTH, _MAX_FACE_DEPTH), MAX_DEPTH)
+    depth, face = posed_depth(depth_lo, mask_lo, view, s, cfg.fov)
 
     canon_albedo = F.avg_pool2d(albedo_hi, ss) * mask_lo.unsqueeze(1)
     return SynthBatch(
@@ -330,6 +327,18 @@ def render_batch(params: list[SampleParams], cfg: SynthConfig) -> SynthBatch:
         view=view.numpy().astype(np.float32),
         light=light_raw.numpy().astype(np.float32),
     )
+
+
+def posed_depth(
+    depth_lo: Tensor, mask_lo: Tensor, view: Tensor, size: int, fov: float
+) -> tuple[Tensor, Tensor]:
+    """The canonical depth (B, S, S) on its face mask, warped into ``view`` at the output size
+    (exact at pixel centres): depth (B, S, S), background MAX_DEPTH, and the face mask (B, S, S)
+    bool. Both synth versions store their depth this way."""
+    lo = Renderer(size, fov=fov, min_depth=MIN_DEPTH, max_depth=MAX_DEPTH)
+    warped = lo.warp_depth(depth_lo, view, faces=_mask_faces(lo, mask_lo))
+    face = warped.mask > 0
+    return torch.where(face, warped.depth.clamp(MIN_DEPTH, _MAX_FACE_DEPTH), MAX_DEPTH), face
 
 
 def _to_uint8(x: Tensor) -> np.ndarray:

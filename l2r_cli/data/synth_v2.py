@@ -30,7 +30,6 @@ from l2r_cli.data.face_template_v2 import (
     value_from_uniform,
 )
 from l2r_cli.data.synth import (
-    _MAX_FACE_DEPTH,
     MAX_DEPTH,
     MIN_DEPTH,
     SampleParams,
@@ -40,6 +39,7 @@ from l2r_cli.data.synth import (
     _mask_faces,
     _stack,
     _to_uint8,
+    posed_depth,
     sample_seed,
 )
 from l2r_cli.data.synth_face import ray_grid
@@ -140,12 +140,9 @@ def render_batch_v2(params: list[SampleParams], cfg: SynthConfig) -> SynthBatch:
     rgb = F.avg_pool2d(rgb, ss)
     occluded = F.avg_pool2d(alpha, ss)[:, 0] > 0.02
 
-    lo = Renderer(s, fov=cfg.fov, min_depth=MIN_DEPTH, max_depth=MAX_DEPTH)
     u, v = ray_grid(s)
     depth_lo, detail_lo, mask_lo = canonical_depth_v2(p, noise, u, v)
-    warped = lo.warp_depth(depth_lo, view, faces=_mask_faces(lo, mask_lo))
-    on_face = warped.mask > 0
-    depth = torch.where(on_face, warped.depth.clamp(MIN_DEPTH, _MAX_FACE_DEPTH), MAX_DEPTH)
+    depth, on_face = posed_depth(depth_lo, mask_lo, view, s, cfg.fov)
 
     canon_albedo = F.avg_pool2d(albedo_hi, ss) * mask_lo.unsqueeze(1)
     modes = torch.cat([p[f"mode_{k}"].view(-1, 1) for k in range(N_MODES)], 1)
