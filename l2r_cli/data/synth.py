@@ -183,6 +183,34 @@ class SynthBatch:
     expression: np.ndarray | None = None
     shape_modes: np.ndarray | None = None
 
+    @classmethod
+    def of(
+        cls,
+        rgb: Tensor,
+        depth: Tensor,
+        face: Tensor,
+        canon_depth: Tensor,
+        canon_mask: Tensor,
+        canon_albedo: Tensor,
+        view: Tensor,
+        light: Tensor,
+        **extra: np.ndarray,
+    ) -> SynthBatch:
+        """The batch from the renderer's tensors (rgb (B, 3, S, S) and canon_albedo in [0, 1],
+        face and canon_mask bool, canon_depth defined everywhere: MAX_DEPTH off the mask) plus
+        the version-2 fields in ``extra``, already as arrays."""
+        return cls(
+            image=_to_uint8(rgb),
+            depth=depth.numpy().astype(np.float32),
+            mask=face.numpy().astype(np.uint8),
+            canon_depth=torch.where(canon_mask, canon_depth, MAX_DEPTH).numpy().astype(np.float32),
+            canon_albedo=_to_uint8(canon_albedo),
+            canon_mask=canon_mask.numpy().astype(np.uint8),
+            view=view.numpy().astype(np.float32),
+            light=light.numpy().astype(np.float32),
+            **extra,
+        )
+
 
 # -- random parameters ------------------------------------------------------------------------
 
@@ -317,16 +345,7 @@ def render_batch(params: list[SampleParams], cfg: SynthConfig) -> SynthBatch:
     depth, face = posed_depth(depth_lo, mask_lo, view, s, cfg.fov)
 
     canon_albedo = F.avg_pool2d(albedo_hi, ss) * mask_lo.unsqueeze(1)
-    return SynthBatch(
-        image=_to_uint8(rgb),
-        depth=depth.numpy().astype(np.float32),
-        mask=face.numpy().astype(np.uint8),
-        canon_depth=torch.where(mask_lo, depth_lo, MAX_DEPTH).numpy().astype(np.float32),
-        canon_albedo=_to_uint8(canon_albedo),
-        canon_mask=mask_lo.numpy().astype(np.uint8),
-        view=view.numpy().astype(np.float32),
-        light=light_raw.numpy().astype(np.float32),
-    )
+    return SynthBatch.of(rgb, depth, face, depth_lo, mask_lo, canon_albedo, view, light_raw)
 
 
 def posed_depth(

@@ -38,7 +38,6 @@ from l2r_cli.data.synth import (
     _hi_res_fov,
     _mask_faces,
     _stack,
-    _to_uint8,
     posed_depth,
     sample_seed,
 )
@@ -146,15 +145,15 @@ def render_batch_v2(params: list[SampleParams], cfg: SynthConfig) -> SynthBatch:
 
     canon_albedo = F.avg_pool2d(albedo_hi, ss) * mask_lo.unsqueeze(1)
     modes = torch.cat([p[f"mode_{k}"].view(-1, 1) for k in range(N_MODES)], 1)
-    return SynthBatch(
-        image=_to_uint8(rgb),
-        depth=depth.numpy().astype(np.float32),
-        mask=on_face.numpy().astype(np.uint8),
-        canon_depth=torch.where(mask_lo, depth_lo, MAX_DEPTH).numpy().astype(np.float32),
-        canon_albedo=_to_uint8(canon_albedo),
-        canon_mask=mask_lo.numpy().astype(np.uint8),
-        view=view.numpy().astype(np.float32),
-        light=light_raw.numpy().astype(np.float32),
+    return SynthBatch.of(
+        rgb,
+        depth,
+        on_face,
+        depth_lo,
+        mask_lo,
+        canon_albedo,
+        view,
+        light_raw,
         detail_depth=torch.where(mask_lo, detail_lo, 0.0).numpy().astype(np.float32),
         occluder_mask=(occluded & on_face).numpy().astype(np.uint8),
         light_color=tint.numpy().astype(np.float32),
