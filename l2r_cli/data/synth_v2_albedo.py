@@ -189,6 +189,9 @@ def occluders(
     return colour.clamp(0, 1), alpha
 
 
+BG_SATURATION = 0.45  # fraction of the random colours' saturation kept
+
+
 def background_v2(p: dict[str, Tensor], noise: dict[str, Tensor], u: Tensor, v: Tensor) -> Tensor:
     """Cluttered backgrounds (B, 3, H, W): a base and up to N_BG_SHAPES ellipses, rectangles
     and stripes in random colours."""
@@ -215,11 +218,14 @@ def background_v2(p: dict[str, Tensor], noise: dict[str, Tensor], u: Tensor, v: 
         a, b = 0.1 + 0.5 * g["a"], 0.1 + 0.5 * g["b"]
         ellipse = 1 - ((x / a) ** 2 + (y / b) ** 2).sqrt()
         rect = torch.minimum(a - x.abs(), b - y.abs()) / a
-        stripes = torch.sin(x / (0.02 + 0.05 * g["b"])) * torch.minimum(a - x.abs(), b - y.abs())
+        stripes = torch.sin(x / (0.05 + 0.1 * g["b"])) * torch.minimum(a - x.abs(), b - y.abs())
         sd = torch.where(g["kind"] < 0.4, ellipse, torch.where(g["kind"] < 0.75, rect, stripes))
         cov = (sd / aa + 0.5).clamp(0, 1) * (g["p"] < 0.7)
         colour = torch.cat([g["r"], g["g"], g["bl"]], 1) * (0.85 + 0.3 * blobs[:, 2:3])
         out = _lerp(out, colour, cov)
+    # photos' backgrounds are mostly muted: pull the colours half way to their grey
+    grey = out.mean(1, keepdim=True)
+    out = grey + BG_SATURATION * (out - grey)
     return (out + p4["bg_noise"] * fine).clamp(0, 1)
 
 
