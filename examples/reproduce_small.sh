@@ -113,9 +113,9 @@ if [ "$PRESET" != paper ]; then
     # the template baseline: the training faces' mean canonical depth in each test face's
     # true view (the synth test set stores the views of the degraded copy's faces)
     BASELINES=(--baseline constant --baseline template --template "$D/train" --views "$D/test")
-    HQ_ARGS=(--config "$HERE/configs/proxy_synth_v5.toml" --nf 16 --zdim 128 --batch-size 16
+    HQ_ARGS=(--config "$HERE/configs/proxy_synth_v6.toml" --nf 16 --zdim 128 --batch-size 16
              --epochs 1000 --workers 0 --ckpt-every 250 --max-steps "$HQ_STEPS")
-    LQ_ARGS=(--config "$HERE/configs/proxy_synth_v2.toml" --nf 16 --zdim 128 --batch-size 16
+    LQ_ARGS=(--config "$HERE/configs/proxy_synth_v2_wide.toml" --nf 16 --zdim 128 --batch-size 16
              --epochs 100 --workers 0 --max-steps "$LQ_STEPS")
     COMMON=(--batch-size 16 --epochs 100 --workers 0 --ckpt-every 100)
     ARN_ARGS=(--output-size 64 --nf 32 --zdim 128 --max-steps "$ARN_STEPS")

@@ -42,8 +42,9 @@ def test_claim_sign_and_standard_errors():
     assert "| +0.5333 | +6.0 (paired) | holds |" in row
 
 
-def _write(out: Path) -> None:
-    """A fake OUT of reproduce_small.sh: every run gets distinct made-up scores."""
+def _write(out: Path, detail: bool = False) -> None:
+    """A fake OUT of reproduce_small.sh: every run gets distinct made-up scores (with
+    ``detail``, also the fine-detail scores of benchmark bfm and texture)."""
     b = out / "bench"
     b.mkdir(parents=True)
     runs = [f"{out}/l2r/{m}" for m in MUTUALS] + [f"{out}/proxy_hq", f"{out}/proxy_lq",
@@ -54,6 +55,10 @@ def _write(out: Path) -> None:
                 "mad_std": 1.0, "n": 50, "stage": stage}  # fmt: skip
 
     rows = [{"name": r, **geo(i)} for i, r in enumerate(runs)]
+    if detail:  # the full model's detail MAD 9.0, every other run's 10.0 + i
+        for i, r in enumerate(rows):
+            r.update(detail_mad_mean=9.0 if i == 0 else 10.0 + i, detail_mad_std=1.0,
+                     band_side_x100_mean=0.05, band_side_x100_std=0.01)  # fmt: skip
     # the full model's own template: 1.25 / 25.0, a 20 % shape gain in both metrics
     rows[0]["own_template"] = {"side_x100_mean": 1.25, "side_x100_std": 0.1, "mad_mean": 25.0,
                                "mad_std": 1.0}  # fmt: skip
@@ -69,6 +74,8 @@ def _write(out: Path) -> None:
         tex.append({"name": f"proxy (of {r})", "ssim_mean": 0.1, "ssim_std": 0.01, "n": 50})
         tex.append({"name": f"mutual ({r})", "ssim_mean": 0.5 - i / 100, "ssim_std": 0.01,
                     "n": 50})  # fmt: skip
+        if detail:
+            tex[-1].update(hf_ratio_mean=0.5 + i / 10, hf_ratio_std=0.1)
     (b / "texture_lq.json").write_text(json.dumps({"results": tex}))
     o = [{"name": f"proxy ({out}/proxy_hq)", "ssim_mean": 0.7, "ssim_std": 0.01, "n": 50}]
     (b / "texture_origin.json").write_text(json.dumps({"results": o}))
@@ -138,3 +145,23 @@ def test_missing_json_is_one_line(tmp_path):
     r = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path)], capture_output=True,
                        text=True)  # fmt: skip
     assert r.returncode != 0 and "missing" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_detail_columns_and_claims(tmp_path):
+    """With the fine-detail scores in the JSON, Table 2 shows detail MAD and band SIDE and checks
+    the detail MAD claims (7 more), Table 3 the HF ratio; without them (test above) neither."""
+    out = tmp_path / "repro"
+    _write(out, detail=True)
+    md = subprocess.run([sys.executable, str(SCRIPT), str(out), "--preset", "quick"],
+                        capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert (
+        "| (1) | Ours-full | l2r/mutual | 1.000 ± 0.100 | 20.00 ± 1.00 | 9.00 ± 1.00 "
+        "| 0.0500 ± 0.0100 | 0.710 | 14.70 |" in md
+    )
+    # w/o displacement map is run 6: detail MAD 16.0, 7.0 worse than the full model's
+    se = math.sqrt(2 * 1.0**2 / 50)
+    want = f"| Ours-full beats 'w/o displacement map' | detail_mad | +7.0000 | {7 / se:+.1f} "
+    assert want in md
+    assert "| (1) | Ours-full | l2r/mutual | 0.9000 ± 0.0200 | 0.8500 | 0.5000 ± 0.0100 " in md
+    assert "| 0.500 ± 0.100 | 0.725 | 0.685 |" in md
+    assert "of the 44 comparisons" in md
