@@ -165,3 +165,36 @@ def test_detail_columns_and_claims(tmp_path):
     assert "| (1) | Ours-full | l2r/mutual | 0.9000 ± 0.0200 | 0.8500 | 0.5000 ± 0.0100 " in md
     assert "| 0.500 ± 0.100 | 0.725 | 0.685 |" in md
     assert "of the 44 comparisons" in md
+
+
+COMPARE = SCRIPT.parent / "compare_claims.py"
+
+
+def test_compare_claims_side_by_side(tmp_path):
+    """compare_claims.py pairs the claim rows of two RESULTS files by section, claim and metric
+    and counts how the verdicts moved; a row of one file only shows '—'."""
+    old, new = tmp_path / "old.md", tmp_path / "new.md"
+    old.write_text(
+        "## Table 2 layout: x\n"
+        "| Ours-full beats 'a' | side | +0.0100 | +3.0 (paired) | holds |\n"
+        "| Ours-full beats 'a' | mad | -0.2000 | -1.0 (paired) | **does not hold** (within 2 SE: "
+        "not separated at this scale) |\n"
+    )
+    new.write_text(
+        "## Table 2 layout: y\n"
+        "| Ours-full beats 'a' | side | -0.0300 | -4.0 (paired) | **does not hold** |\n"
+        "| Ours-full beats 'a' | mad | -0.2000 | -1.0 (paired) | **does not hold** (within 2 SE: "
+        "not separated at this scale) |\n"
+        "| Ours-full beats 'a' | detail_mad | +1.0000 | +5.0 (unpaired) | holds |\n"
+    )
+    r = subprocess.run([sys.executable, str(COMPARE), str(old), str(new), "--names", "v1", "v2"],
+                       capture_output=True, text=True, check=True)  # fmt: skip
+    md = r.stdout
+    assert "| Table 2 layout | Ours-full beats 'a' | side | holds (z +3.0) | reversed (z -4" in md
+    assert "| mad | not separated (z -1.0) | not separated (z -1.0) |" in md
+    assert "| detail_mad | — | holds (z +5.0) |" in md
+    assert "Claims in both files: 2; holds -> reversed: 1; not separated -> not separated: 1" in md
+    assert "Claims only in v2: 1." in md
+    r = subprocess.run([sys.executable, str(COMPARE), str(old), str(tmp_path / "none.md")],
+                       capture_output=True, text=True)  # fmt: skip
+    assert r.returncode == 2 and "no such file" in r.stderr and "Traceback" not in r.stderr
