@@ -92,6 +92,24 @@ class ProxyLossConfig:
     """Weight of the VGG16 perceptual term (used only with vgg_weights)."""
     vgg_weights: str = ""
     """Path of a VGG16 ImageNet state_dict (torchvision key names); empty = perceptual term off."""
+    lam_depth_sup: float = 0.0
+    """Weight of a supervised L1 between the predicted canonical depth and the dataset's
+    ``canon_depth`` over ``canon_mask``, in units of 0.01 depth (about the face's relief).
+    Needs data with exact canonical depths (``l2r synth``); 0 = off, as in the paper."""
+    lam_view_sup: float = 0.0
+    """Weight of a supervised L1 between the predicted rotation (pitch, yaw, roll; radians)
+    and the dataset's ``view``. Needs ``l2r synth`` data; 0 = off, as in the paper."""
+
+    def __post_init__(self) -> None:
+        for name in ("lam_flip", "lam_perc", "lam_depth_sup", "lam_view_sup"):
+            if not getattr(self, name) >= 0:
+                raise L2RError(f"loss.{name} must be >= 0, got {getattr(self, name)}")
+
+    def supervised_fields(self) -> tuple[str, ...]:
+        """The dataset fields the supervised terms read (none when both are off)."""
+        return (("canon_depth", "canon_mask") if self.lam_depth_sup > 0 else ()) + (
+            ("view",) if self.lam_view_sup > 0 else ()
+        )
 
 
 @dataclass(frozen=True)

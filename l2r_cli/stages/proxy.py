@@ -53,7 +53,14 @@ class ProxyStage(Stage):
         """The proxy stage and the train split at ``model.image_size``: 'image', plus the
         input field when the proxy learns from another one (e.g. 'lq')."""
         fields = ("image",) if cfg.train.input == "image" else ("image", cfg.train.input)
-        dataset = L2RDataset(data, "train", fields=fields, image_size=cfg.model.image_size)
+        sup = cfg.loss.supervised_fields()
+        missing = [f for f in sup if f not in info.splits["train"].fields]
+        if missing:
+            raise L2RError(
+                f"{data}: loss.lam_depth_sup / lam_view_sup need the fields {', '.join(missing)} "
+                "(l2r synth data has them)"
+            )
+        dataset = L2RDataset(data, "train", fields=fields + sup, image_size=cfg.model.image_size)
         return cls(cfg, device), dataset
 
     def __init__(self, cfg: ProxyRunConfig, device: torch.device) -> None:
@@ -101,9 +108,10 @@ class ProxyStage(Stage):
         self.fwd = {n: fn(getattr(self.model, n)) for n in present}
 
     def compute_loss(
-        self, image: Tensor
+        self, image: Tensor, batch: dict[str, Tensor] | None = None
     ) -> tuple[Tensor, dict[str, float], ProxyFactors, ProxyRender]:
-        """image (B, 3, S, S) in [-1, 1] -> total loss, scalar logs, factors and renders."""
+        """image (B, 3, S, S) in [-1, 1] -> total loss, scalar logs, factors and renders;
+        ``batch`` holds the ground truth of the supervised terms when they are on."""
         b = image.shape[0]
         lc = self.cfg.loss
         f = self.model.factors(image, self.fwd)
@@ -128,6 +136,10 @@ class ProxyStage(Stage):
             # Without the perceptual term the confidence net's quarter-resolution head would get
             # no gradient; a zero term keeps every parameter in the graph, as DDP expects.
             loss = loss + 0 * f.sigma_perc.sum()
+        if batch is not None and (lc.lam_depth_sup > 0 or lc.lam_view_sup > 0):
+            sup, sup_logs = supervised_terms(f, batch, lc.lam_depth_sup, lc.lam_view_sup)
+            loss = loss + sup
+            logs.update(sup_logs)
         logs["loss"] = loss.item()
         return loss, logs, f, r
 
@@ -135,7 +147,7 @@ class ProxyStage(Stage):
         """One optimizer step on a batch; returns scalar logs."""
         self.model.train()
         image = network_input(batch, self.cfg.train.input, self.cfg.model.image_size)
-        loss, logs, _, _ = self.compute_loss(image)
+        loss, logs, _, _ = self.compute_loss(image, batch)
         self._opt.zero_grad(set_to_none=True)
         loss.backward()
         self._opt.step()
@@ -144,7 +156,7 @@ class ProxyStage(Stage):
     def validate(self, batch: dict[str, Tensor]) -> dict[str, float]:
         """The training losses on a val batch (the input field as in training)."""
         image = network_input(batch, self.cfg.train.input, self.cfg.model.image_size)
-        return self.compute_loss(image)[1]
+        return self.compute_loss(image, batch)[1]
 
     def finish_batches(self) -> int:
         """``optim.gain_refit_batches`` (0 = no end-of-training refit)."""
@@ -192,6 +204,30 @@ class ProxyStage(Stage):
             )
         self.model.train()
         return grid(rows)
+
+
+def supervised_terms(
+    f: ProxyFactors, batch: dict[str, Tensor], lam_depth: float, lam_view: float
+) -> tuple[Tensor, dict[str, float]]:
+    """The supervised terms on synthetic data with exact factors: ``lam_depth`` x the L1 of the
+    canonical depth f.depth (B, S, S) against ``batch["canon_depth"]`` over
+    ``batch["canon_mask"]`` (B, S, S), in units of 0.01, plus ``lam_view`` x the L1 of the
+    rotation f.view[:, :3] against ``batch["view"][:, :3]`` (radians). -> (scalar, logs)."""
+    dev = f.depth.device
+    total = f.depth.new_zeros(())
+    logs: dict[str, float] = {}
+    if lam_depth > 0:
+        m = batch["canon_mask"].to(dev).float()
+        err = (f.depth - batch["canon_depth"].to(dev)).abs() * m
+        d = err.flatten(1).sum(1) / m.flatten(1).sum(1).clamp(min=1)
+        d = d.mean() * 100
+        total = total + lam_depth * d
+        logs["depth_sup"] = d.item()
+    if lam_view > 0:
+        v = (f.view[:, :3] - batch["view"][:, :3].to(dev)).abs().mean()
+        total = total + lam_view * v
+        logs["view_sup"] = v.item()
+    return total, logs
 
 
 def plain_photometric_l1(model: Proxy, image: Tensor, lam_flip: float) -> Tensor:

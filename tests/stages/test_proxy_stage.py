@@ -221,3 +221,55 @@ def test_gain_refit_runs_when_training_ends(l2r, tmp_path, depth_dataset):
     r = l2r("train-proxy", "--data", depth_dataset, "--out", tmp_path / "r2", *TINY,
             "--config", cfg, "--max-steps", "1")  # fmt: skip
     assert r.code == 2 and "gain_refit_batches needs model.basrelief_gain" in r.err
+
+
+def test_supervised_terms_known_answers():
+    """Exact factors score 0; a depth 0.01 off inside the mask scores 1 (units of 0.01), pixels
+    off the mask do not count; a yaw 0.3 rad off scores 0.1 (mean over 3 angles)."""
+    from l2r_cli.models.proxy import ProxyFactors
+    from l2r_cli.stages.proxy import supervised_terms
+
+    gen = torch.Generator().manual_seed(0)
+    gt = 1 + 0.02 * torch.rand(2, 8, 8, generator=gen)
+    mask = torch.zeros(2, 8, 8)
+    mask[:, 2:6, 2:6] = 1
+    view = torch.rand(2, 6, generator=gen)
+    batch = {"canon_depth": gt, "canon_mask": mask, "view": view}
+
+    def score(depth, v):
+        f = ProxyFactors(depth, None, None, v, None, None)
+        return supervised_terms(f, batch, 2.0, 3.0)
+
+    total, logs = score(gt.clone(), view.clone())
+    assert total.item() == 0 and logs == {"depth_sup": 0.0, "view_sup": 0.0}
+    off = gt + 0.01 * mask + 5 * (1 - mask)  # far off outside the mask: ignored
+    v = view.clone()
+    v[:, 1] += 0.3
+    v[:, 3:] += 7  # translations are not supervised
+    total, logs = score(off, v)
+    assert logs["depth_sup"] == pytest.approx(1.0, rel=1e-4)
+    assert logs["view_sup"] == pytest.approx(0.1, rel=1e-4)
+    assert total.item() == pytest.approx(2.0 * 1.0 + 3.0 * 0.1, rel=1e-4)
+
+
+def test_supervised_training_on_synth_data_and_one_line_error_without(l2r, tmp_path, depth_dataset):
+    cfg = tmp_path / "sup.toml"
+    cfg.write_text("[loss]\nlam_depth_sup = 1.0\nlam_view_sup = 1.0\n")
+    data = tmp_path / "synth"
+    assert l2r("synth", data, "--n", "10", "--size", "32", "--split", "0.8,0.2,0").code == 0
+    run = tmp_path / "run"
+    r = l2r("train-proxy", "--data", data, "--out", run, *TINY, "--config", cfg,
+            "--batch-size", "4", "--max-steps", "2", "--val-images", "2")  # fmt: skip
+    assert r.code == 0, r.err
+    log = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
+    steps = [x for x in log if "losses" in x]
+    assert steps and all(x["losses"]["depth_sup"] > 0 and x["losses"]["view_sup"] > 0
+                         for x in steps)  # fmt: skip
+    assert any("depth_sup" in x.get("val", {}) for x in log)
+    # data without exact factors: a one-line error naming the missing fields
+    r = l2r("train-proxy", "--data", depth_dataset, "--out", tmp_path / "r2", *TINY,
+            "--config", cfg, "--max-steps", "1")  # fmt: skip
+    assert r.code == 2 and "canon_depth, canon_mask, view" in r.err and "Traceback" not in r.err
+    cfg.write_text("[loss]\nlam_view_sup = -1\n")
+    r = l2r("train-proxy", "--data", data, "--out", tmp_path / "r3", *TINY, "--config", cfg)
+    assert r.code == 2 and "loss.lam_view_sup must be >= 0" in r.err
