@@ -198,3 +198,12 @@ def test_compare_claims_side_by_side(tmp_path):
     r = subprocess.run([sys.executable, str(COMPARE), str(old), str(tmp_path / "none.md")],
                        capture_output=True, text=True)  # fmt: skip
     assert r.returncode == 2 and "no such file" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_claim_pairs_only_images_both_rows_kept():
+    """A per-image None (an image a benchmark left out of that metric) drops the pair: the
+    paired differences here are 1.0 and 0.5 (mean 0.75, SE 0.25: 3.0 SE)."""
+    claim = _module().claim
+    a = {"x_mean": 2.0, "x_std": 1.0, "n": 3, "per_image": {"x": [1.0, None, 3.0]}}
+    b = {"x_mean": 3.5, "x_std": 1.0, "n": 3, "per_image": {"x": [2.0, 5.0, 3.5]}}
+    assert "| +0.7500 | +3.0 (paired) | holds |" in claim("a beats b", a, b, "x", lower=True)

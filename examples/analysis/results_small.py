@@ -130,8 +130,12 @@ def claim(
     a = better.get("per_image", {}).get(metric)
     b = worse.get("per_image", {}).get(metric)
     sign = -1.0 if lower else 1.0  # margin > 0: the paper's direction
-    if a is not None and b is not None and len(a) == len(b) > 1:
-        d = [sign * (x - y) for x, y in zip(a, b, strict=True)]
+    pairs = None
+    if a is not None and b is not None and len(a) == len(b):
+        # images a benchmark left out of a metric are None in its per-image list
+        pairs = [(x, y) for x, y in zip(a, b, strict=True) if x is not None and y is not None]
+    if pairs is not None and len(pairs) > 1:
+        d = [sign * (x - y) for x, y in pairs]
         diff = sum(d) / len(d)
         var = sum((v - diff) ** 2 for v in d) / (len(d) - 1)
         se, how = math.sqrt(var / len(d)), "paired"
@@ -330,7 +334,7 @@ def tables(out: Path, preset: str) -> None:
     )
     t2 = [(run, lab) for run, lab, _ in ABLATIONS if lab]
     # the fine-detail scores (issue 21; runs benchmarked before them have none)
-    detail = all("detail_mad_mean" in geo[run] for run, _ in t2)
+    detail = all(geo[run].get("detail_mad_mean") is not None for run, _ in t2)
     if detail:
         print(
             "Detail MAD (deg.) ↓ and band SIDE (×10⁻²) ↓: the same errors on the high-passed "
@@ -380,7 +384,7 @@ def tables(out: Path, preset: str) -> None:
         "(`l2r benchmark texture`, all test faces).\n"
     )
     t3 = [(run, lab) for run, _, lab in ABLATIONS if lab]
-    hf = all("hf_ratio_mean" in tex[run] for run, _ in t3)
+    hf = all(tex[run].get("hf_ratio_mean") is not None for run, _ in t3)
     if hf:
         print(
             "HF ratio: the render's Laplacian energy over the ground truth's on the face "

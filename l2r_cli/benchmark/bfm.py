@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
+from l2r_cli.console import note
 from l2r_cli.data.dataset import L2RDataset, open_dataset
 from l2r_cli.data.inputs import model_input
 from l2r_cli.errors import L2RError
@@ -110,13 +111,16 @@ class BfmResult:
             "per_image": {"side_x100": per_image(self.side * 100), "mad": per_image(self.mad)},
         }
         if self.detail_mad is not None and self.band_side is not None:
+            # images without detail pixels are NaN and left out (n_detail counts the rest)
+            dm, bs = self.detail_mad, self.band_side
             out.update(
-                detail_mad_mean=float(self.detail_mad.mean()),
-                detail_mad_std=float(self.detail_mad.std()),
-                band_side_mean=float(self.band_side.mean()),
-                band_side_std=float(self.band_side.std()),
-                band_side_x100_mean=float(self.band_side.mean() * 100),
-                band_side_x100_std=float(self.band_side.std() * 100),
+                n_detail=int(np.isfinite(dm).sum()),
+                detail_mad_mean=_nan_stat(np.nanmean, dm),
+                detail_mad_std=_nan_stat(np.nanstd, dm),
+                band_side_mean=_nan_stat(np.nanmean, bs),
+                band_side_std=_nan_stat(np.nanstd, bs),
+                band_side_x100_mean=_nan_stat(np.nanmean, bs * 100),
+                band_side_x100_std=_nan_stat(np.nanstd, bs * 100),
             )
             out["per_image"]["detail_mad"] = per_image(self.detail_mad)
             out["per_image"]["band_side_x100"] = per_image(self.band_side * 100)
@@ -127,9 +131,16 @@ class BfmResult:
         return out
 
 
-def per_image(values: np.ndarray) -> list[float]:
-    """(N,) scores -> a JSON list (6 significant digits)."""
-    return [float(f"{v:.6g}") for v in np.asarray(values, float).ravel()]
+def per_image(values: np.ndarray) -> list[float | None]:
+    """(N,) scores -> a JSON list (6 significant digits; None for an image left out: NaN)."""
+    return [
+        float(f"{v:.6g}") if np.isfinite(v) else None for v in np.asarray(values, float).ravel()
+    ]
+
+
+def _nan_stat(fn, values: np.ndarray) -> float | None:
+    """fn (np.nanmean / np.nanstd) of values, None when no value is finite."""
+    return float(fn(values)) if np.isfinite(values).any() else None
 
 
 def synface_stem(name: str) -> str:
@@ -279,14 +290,23 @@ def evaluate_bfm(
         mask = _face_mask(gt, out["mask"], data, split, batch, sigma)
         sides.append(side(out["depth"], gt, mask.main).cpu())
         mads.append(mad(out["normal"], normals_from_depth(gt, K), mask.main).cpu())
-        details.append(detail_mad(out["depth"], gt, mask.detail, K, sigma, pre_eroded=True).cpu())
-        bands.append(band_side(out["depth"], gt, mask.detail, sigma, pre_eroded=True).cpu())
+        detail, band = _detail_scores(out["depth"], gt, mask, K, sigma)
+        details.append(detail)
+        bands.append(band)
         if has_view:
             yaws.append(torch.rad2deg(batch["view"][:, 1]))
         if own_template:
             pts = _canon_points(predictor, out, device)
             points_sum = pts.double().sum(0) if points_sum is None else points_sum + pts.sum(0)
             pred_views.append(out["view"])
+    detail = torch.cat(details).double().numpy()
+    left_out = int((~np.isfinite(detail)).sum())
+    if left_out:
+        note(
+            f"{predictor.name}: {left_out} of {len(detail)} images keep no face pixel "
+            f"{blur_radius(sigma) + 1} px inside the predicted, unoccluded face; they are left "
+            "out of detail MAD and band SIDE (n_detail in the JSON)"
+        )
     own = None
     if own_template:
         mean_points = (points_sum / len(ds)).float()
@@ -295,7 +315,7 @@ def evaluate_bfm(
         name=predictor.name,
         side=torch.cat(sides).double().numpy(),
         mad=torch.cat(mads).double().numpy(),
-        detail_mad=torch.cat(details).double().numpy(),
+        detail_mad=detail,
         band_side=torch.cat(bands).double().numpy(),
         yaw=torch.cat(yaws).double().numpy() if has_view else None,
         own_template=own,
@@ -329,12 +349,20 @@ def _face_mask(
     if (mask.flatten(1).sum(1) == 0).any():
         what = "unoccluded face pixels" if OCCLUDER_FIELD in batch else "face pixels"
         raise L2RError(f"{data}: a '{split}' image has no {what} in its GT depth")
-    if (detail.flatten(1).sum(1) == 0).any():
-        raise L2RError(
-            f"{data}: a '{split}' image's face (where predicted, unoccluded) is too small for "
-            f"the detail metrics: no pixel lies {blur_radius(sigma) + 1} px inside it"
-        )
     return _Masks(mask, detail)
+
+
+def _detail_scores(
+    pred: torch.Tensor, gt: torch.Tensor, mask: _Masks, K: torch.Tensor, sigma: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Detail MAD and band SIDE per image (B,), NaN for an image whose detail mask is empty
+    (a face too small, or too occluded, where predicted, to keep a pixel blur_radius + 1 px
+    inside it): such images are left out of the detail metrics only."""
+    empty = mask.detail.flatten(1).sum(1) == 0
+    dm = detail_mad(pred, gt, mask.detail, K, sigma, pre_eroded=True)
+    bs = band_side(pred, gt, mask.detail, sigma, pre_eroded=True)
+    nan = torch.full_like(dm, float("nan"))
+    return torch.where(empty, nan, dm).cpu(), torch.where(empty, nan, bs).cpu()
 
 
 def _canon_points(predictor: Predictor, out: dict, device) -> torch.Tensor:
@@ -363,8 +391,9 @@ def _score_posed(predictor, points, views, loader, data, split) -> BfmResult:
         sides.append(side(warped.depth, gt, mask.main).cpu())
         normal = normals_from_depth(warped.depth, K)
         mads.append(mad(normal, normals_from_depth(gt, K), mask.main).cpu())
-        details.append(detail_mad(warped.depth, gt, mask.detail, K, sigma, pre_eroded=True).cpu())
-        bands.append(band_side(warped.depth, gt, mask.detail, sigma, pre_eroded=True).cpu())
+        detail, band = _detail_scores(warped.depth, gt, mask, K, sigma)
+        details.append(detail)
+        bands.append(band)
     return BfmResult(
         name=f"{predictor.name} [own template]",
         side=torch.cat(sides).double().numpy(),

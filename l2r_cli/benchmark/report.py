@@ -107,7 +107,7 @@ def write_simple_report(
 
 def mean_std(row: dict, key: str, fmt: str) -> str:
     """ "mean ± std" of row[key_mean] and row[key_std], or "—" when the row has no such key."""
-    if f"{key}_mean" not in row:
+    if row.get(f"{key}_mean") is None:  # no such key, or no image kept for it
         return "—"
     return f"{format(row[f'{key}_mean'], fmt)} ± {format(row[f'{key}_std'], fmt)}"
 

@@ -242,15 +242,18 @@ def test_cli_baselines_json_and_errors(l2r, synth_ds, tmp_path):
 OS = 32  # occluder tests: sigma 1 px, detail mask 4 px inside the face
 
 
-def _write_occluded(root: Path, gt: np.ndarray, occluder: np.ndarray | None) -> Path:
-    """One test image: GT depth ``gt`` (OS, OS), with an ``occluder_mask`` field if given."""
+def _write_occluded(root: Path, gt: np.ndarray, occluder: np.ndarray | None, *more) -> Path:
+    """Test images: GT depth ``gt`` (OS, OS), with an ``occluder_mask`` field if given; ``more``
+    GT depths follow as further images (without occluder field)."""
     fields = {"depth": FieldSpec((OS, OS), "float32")}
-    sample = {"image": np.zeros((OS, OS, 3), np.uint8), "depth": gt.astype(np.float32)}
+    samples = [{"image": np.zeros((OS, OS, 3), np.uint8), "depth": d.astype(np.float32)}
+               for d in (gt, *more)]  # fmt: skip
     if occluder is not None:
         fields["occluder_mask"] = FieldSpec((OS, OS), "uint8")
-        sample["occluder_mask"] = occluder.astype(np.uint8)
+        samples[0]["occluder_mask"] = occluder.astype(np.uint8)
     with DatasetWriter(root, image_size=OS, fields=fields, source={"generator": "test"}) as w:
-        w.append("test", sample)
+        for sample in samples:
+            w.append("test", sample)
     return root
 
 
@@ -283,10 +286,32 @@ def test_occluded_pixels_are_left_out_of_every_metric(tmp_path):
     none = evaluate_bfm(f(), _write_occluded(tmp_path / "none", gt, np.zeros((OS, OS))))
     for key in ("side", "mad", "detail_mad", "band_side"):
         assert np.array_equal(getattr(none, key), getattr(bare, key)), key
-    # a face all under hair, or too small for the detail metrics: one-line errors
+    # a face all under hair: a one-line error
     with pytest.raises(L2RError, match="no unoccluded face pixels"):
         evaluate_bfm(f(), _write_occluded(tmp_path / "all", gt, np.ones((OS, OS))))
+
+
+def test_face_too_small_for_detail_is_left_out_of_the_detail_metrics_only(tmp_path, capsys):
+    """An image with no pixel deep enough inside the face for the high pass keeps its SIDE and
+    MAD but is NaN in detail MAD and band SIDE, None in the JSON's per-image lists, and out of
+    the detail means (n_detail); the run goes on and says so."""
+    rng = np.random.default_rng(0)
+    big = np.full((OS, OS), 1.1)
+    big[4:28, 4:28] = 1.0 + 0.002 * rng.standard_normal((24, 24))
     small = np.full((OS, OS), 1.1)
     small[13:19, 13:19] = 1.0  # 6 px: 4 px after the face mask's erosion, none after 4 more
-    with pytest.raises(L2RError, match="too small for the detail metrics"):
-        evaluate_bfm(Fixed([small], image_size=OS), _write_occluded(tmp_path / "s", small, None))
+    pred_big = big.copy()
+    pred_big[8:24, 8:24] += 0.001 * rng.standard_normal((16, 16))
+    root = _write_occluded(tmp_path / "two", big, None, small)
+    res = evaluate_bfm(Fixed([pred_big, small], image_size=OS), root)
+    assert np.isfinite(res.side).all() and np.isfinite(res.mad).all()
+    assert np.isfinite(res.detail_mad[0]) and res.detail_mad[0] > 0.1
+    assert np.isnan(res.detail_mad[1]) and np.isnan(res.band_side[1])
+    s = res.summary()
+    assert s["n"] == 2 and s["n_detail"] == 1
+    assert s["detail_mad_mean"] == pytest.approx(res.detail_mad[0])
+    assert s["per_image"]["detail_mad"][1] is None and s["per_image"]["side_x100"][1] is not None
+    assert "1 of 2 images keep no face pixel" in capsys.readouterr().err
+    only_small = _write_occluded(tmp_path / "one", small, None)
+    s = evaluate_bfm(Fixed([small], image_size=OS), only_small).summary()
+    assert s["n_detail"] == 0 and s["detail_mad_mean"] is None
