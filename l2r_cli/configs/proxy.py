@@ -94,8 +94,9 @@ class ProxyLossConfig:
     """Path of a VGG16 ImageNet state_dict (torchvision key names); empty = perceptual term off."""
     lam_depth_sup: float = 0.0
     """Weight of a supervised L1 between the predicted canonical depth and the dataset's
-    ``canon_depth`` over ``canon_mask``, in units of 0.01 depth (about the face's relief).
-    Needs data with exact canonical depths (``l2r synth``); 0 = off, as in the paper."""
+    ``canon_depth`` over ``canon_mask`` (and the far end of the depth range off it), in units
+    of 0.01 depth (about the face's relief). Needs data with exact canonical depths
+    (``l2r synth``); 0 = off, as in the paper."""
     lam_view_sup: float = 0.0
     """Weight of a supervised L1 between the predicted rotation (pitch, yaw, roll; radians)
     and the dataset's ``view``. Needs ``l2r synth`` data; 0 = off, as in the paper."""

@@ -224,8 +224,9 @@ def test_gain_refit_runs_when_training_ends(l2r, tmp_path, depth_dataset):
 
 
 def test_supervised_terms_known_answers():
-    """Exact factors score 0; a depth 0.01 off inside the mask scores 1 (units of 0.01), pixels
-    off the mask do not count; a yaw 0.3 rad off scores 0.1 (mean over 3 angles)."""
+    """Exact factors score 0 (the far end of the range off the mask); a depth 0.01 off inside
+    the mask scores 1 there (units of 0.01) and 0.5 in the total (mean of face and rest); off
+    the mask the target is the range's far end; a yaw 0.3 rad off scores 0.1."""
     from l2r_cli.models.proxy import ProxyFactors
     from l2r_cli.stages.proxy import supervised_terms
 
@@ -233,23 +234,26 @@ def test_supervised_terms_known_answers():
     gt = 1 + 0.02 * torch.rand(2, 8, 8, generator=gen)
     mask = torch.zeros(2, 8, 8)
     mask[:, 2:6, 2:6] = 1
+    gt_far = torch.where(mask > 0, gt, torch.full_like(gt, 1.05))
     view = torch.rand(2, 6, generator=gen)
-    batch = {"canon_depth": gt, "canon_mask": mask, "view": view}
+    batch = {"canon_depth": torch.where(mask > 0, gt, 1.1), "canon_mask": mask, "view": view}
 
     def score(depth, v):
         f = ProxyFactors(depth, None, None, v, None, None)
-        return supervised_terms(f, batch, 2.0, 3.0)
+        return supervised_terms(f, batch, 2.0, 3.0, (0.95, 1.05))
 
-    total, logs = score(gt.clone(), view.clone())
-    assert total.item() == 0 and logs == {"depth_sup": 0.0, "view_sup": 0.0}
-    off = gt + 0.01 * mask + 5 * (1 - mask)  # far off outside the mask: ignored
+    total, logs = score(gt_far.clone(), view.clone())
+    assert total.item() == 0 and logs == {"depth_sup": 0.0, "depth_sup_off": 0.0, "view_sup": 0.0}
     v = view.clone()
     v[:, 1] += 0.3
     v[:, 3:] += 7  # translations are not supervised
-    total, logs = score(off, v)
-    assert logs["depth_sup"] == pytest.approx(1.0, rel=1e-4)
+    total, logs = score(gt_far + 0.01 * mask, v)
+    assert logs["depth_sup"] == pytest.approx(1.0, rel=1e-4) and logs["depth_sup_off"] == 0
     assert logs["view_sup"] == pytest.approx(0.1, rel=1e-4)
-    assert total.item() == pytest.approx(2.0 * 1.0 + 3.0 * 0.1, rel=1e-4)
+    assert total.item() == pytest.approx(2.0 * 0.5 + 3.0 * 0.1, rel=1e-4)
+    # a surface rising 0.1 in front of the face off the mask (the failure it exists for)
+    _, logs = score(gt_far - 0.1 * (1 - mask), view)
+    assert logs["depth_sup"] == 0 and logs["depth_sup_off"] == pytest.approx(10.0, rel=1e-4)
 
 
 def test_supervised_training_on_synth_data_and_one_line_error_without(l2r, tmp_path, depth_dataset):
