@@ -277,8 +277,11 @@ def _stack(params: list[SampleParams]) -> tuple[dict[str, Tensor], dict[str, Ten
 # -- rendering --------------------------------------------------------------------------------
 
 
-def views_and_lights(p: dict[str, Tensor], cfg: SynthConfig) -> tuple[Tensor, Light, Tensor]:
-    """View (B, 6) in the renderer's convention, the Light, and its 4 stored numbers (B, 4)."""
+def views_and_lights(
+    p: dict[str, Tensor], cfg: SynthConfig, min_diffuse: float = 0.2
+) -> tuple[Tensor, Light, Tensor]:
+    """View (B, 6) in the renderer's convention, the Light, and its 4 stored numbers (B, 4);
+    the diffuse term spans [min_diffuse, 1.05 - ambient] (version 1: 0.2, version 2: 0.15)."""
     deg = math.pi / 180
     g = {k: t.view(-1) for k, t in p.items()}
     view = torch.stack(
@@ -293,7 +296,7 @@ def views_and_lights(p: dict[str, Tensor], cfg: SynthConfig) -> tuple[Tensor, Li
         dim=1,
     )
     ambient = g["ambient"]
-    diffuse = 0.2 + g["diffuse"] * (1.05 - ambient - 0.2)
+    diffuse = min_diffuse + g["diffuse"] * (1.05 - ambient - min_diffuse)
     raw = torch.stack([ambient, diffuse, g["light_dx"], g["light_dy"]], dim=1)
     direction = torch.stack([g["light_dx"], g["light_dy"], torch.ones_like(ambient)], dim=1)
     light = Light(ambient, diffuse, direction / direction.norm(dim=1, keepdim=True))

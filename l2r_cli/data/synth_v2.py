@@ -13,8 +13,6 @@ diffuse * max(0, n . l))`` on the face, then occluders (``occluder_mask``) on to
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -40,6 +38,7 @@ from l2r_cli.data.synth import (
     _stack,
     posed_depth,
     sample_seed,
+    views_and_lights,
 )
 from l2r_cli.data.synth_face import ray_grid
 from l2r_cli.data.synth_v2_albedo import (
@@ -87,25 +86,9 @@ def views_and_lights_v2(
     p: dict[str, Tensor], cfg: SynthConfig
 ) -> tuple[Tensor, Light, Tensor, Tensor]:
     """View (B, 6), the Light, its 4 stored numbers (B, 4) and the light colour (B, 3)."""
-    deg = math.pi / 180
+    view, light, raw = views_and_lights(p, cfg, min_diffuse=0.15)
     g = {k: t.view(-1) for k, t in p.items()}
     zero = torch.zeros_like(g["tx"])
-    view = torch.stack(
-        [
-            g["pitch"] * cfg.pitch_range * deg,
-            g["yaw"] * cfg.yaw_range * deg,
-            g["roll"] * cfg.roll_range * deg,
-            g["tx"] * cfg.xy_trans_range,
-            g["ty"] * cfg.xy_trans_range,
-            zero,
-        ],
-        dim=1,
-    )
-    ambient = g["ambient"]
-    diffuse = 0.15 + g["diffuse"] * (1.05 - ambient - 0.15)
-    raw = torch.stack([ambient, diffuse, g["light_dx"], g["light_dy"]], dim=1)
-    direction = torch.stack([g["light_dx"], g["light_dy"], torch.ones_like(ambient)], dim=1)
-    light = Light(ambient, diffuse, direction / direction.norm(dim=1, keepdim=True))
     # colour: warm (tint < 0) or cool (tint > 0), the brightest channel 1; white for half
     t = g["light_tint"] * g["light_tint_a"] * (g["light_tint_p"] >= 0.5)
     warm = torch.stack([zero, 0.5 * t.clamp(max=0), 1.2 * t.clamp(max=0)], 1)
