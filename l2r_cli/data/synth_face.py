@@ -277,9 +277,12 @@ def canonical_albedo(
     return col.clamp(0.02, 0.92)
 
 
-def background(p: dict[str, Tensor], noise: dict[str, Tensor], u: Tensor, v: Tensor) -> Tensor:
-    """Random backgrounds (B, 3, H, W) in [0, 1]: solid, a linear gradient or coloured noise."""
-    p4 = {k: t.unsqueeze(1) for k, t in p.items()}
+def background_layers(
+    p4: dict[str, Tensor], noise: dict[str, Tensor], u: Tensor, v: Tensor
+) -> dict[str, Tensor]:
+    """The pieces both synth versions build backgrounds from, for parameters p4 (B, 1, 1, 1):
+    colours ``c0``, ``c1`` (B, 3, 1, 1), the linear ``gradient`` and the ``textured`` colour
+    blobs (B, 3, H, W), the ``fine`` noise (B, 1, H, W) and the smooth ``blobs`` (B, 3, H, W)."""
     n = u.shape[-1]
     c0 = torch.cat([p4["bg_r0"], p4["bg_g0"], p4["bg_b0"]], 1)
     c1 = torch.cat([p4["bg_r1"], p4["bg_g1"], p4["bg_b1"]], 1)
@@ -287,7 +290,17 @@ def background(p: dict[str, Tensor], noise: dict[str, Tensor], u: Tensor, v: Ten
     gradient = _lerp(c0, c1, t.clamp(0, 1))
     fine = F.interpolate(noise["bg_fine"], size=(n, n), mode="bicubic", align_corners=False)
     blobs = _smooth_noise(noise["bg_coarse"], n)
-    textured = _lerp(c0, c1, blobs[:, :1]) * (0.8 + 0.4 * blobs[:, 1:2]) + p4["bg_noise"] * fine
+    textured = _lerp(c0, c1, blobs[:, :1]) * (0.8 + 0.4 * blobs[:, 1:2])
+    return {"c0": c0, "c1": c1, "gradient": gradient, "textured": textured, "fine": fine,
+            "blobs": blobs}  # fmt: skip
+
+
+def background(p: dict[str, Tensor], noise: dict[str, Tensor], u: Tensor, v: Tensor) -> Tensor:
+    """Random backgrounds (B, 3, H, W) in [0, 1]: solid, a linear gradient or coloured noise."""
+    p4 = {k: t.unsqueeze(1) for k, t in p.items()}
+    bg = background_layers(p4, noise, u, v)
+    c0, gradient = bg["c0"], bg["gradient"]
+    textured = bg["textured"] + p4["bg_noise"] * bg["fine"]
     kind = p4["bg_kind"]
     out = torch.where(kind < 0.3, c0.expand_as(gradient), gradient)
     out = torch.where(kind >= 0.65, textured, out)

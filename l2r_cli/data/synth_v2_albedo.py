@@ -22,7 +22,14 @@ from torch import Tensor
 
 from l2r_cli.data.face_template import HAIR, HAIR_P, IRIS, IRIS_P, layout
 from l2r_cli.data.face_template_v2 import GLASSES, N_BG_SHAPES, N_MOLES, NEUTRAL_P, SKIN_V2
-from l2r_cli.data.synth_face import _eye_centres, _gauss, _lerp, _palette, _smooth_noise
+from l2r_cli.data.synth_face import (
+    _eye_centres,
+    _gauss,
+    _lerp,
+    _palette,
+    _smooth_noise,
+    background_layers,
+)
 from l2r_cli.data.synth_v2_shape import expressed, jaw_drop
 
 _SKIN = torch.tensor(SKIN_V2)
@@ -197,13 +204,9 @@ def background_v2(p: dict[str, Tensor], noise: dict[str, Tensor], u: Tensor, v: 
     and stripes in random colours."""
     p4 = {k: t.unsqueeze(1) for k, t in p.items()}
     n = u.shape[-1]
-    c0 = torch.cat([p4["bg_r0"], p4["bg_g0"], p4["bg_b0"]], 1)
-    c1 = torch.cat([p4["bg_r1"], p4["bg_g1"], p4["bg_b1"]], 1)
-    t = (u * p4["bg_angle"].cos() + v * p4["bg_angle"].sin()) / 2.8 + 0.5
-    gradient = _lerp(c0, c1, t.clamp(0, 1))
-    fine = F.interpolate(noise["bg_fine"], size=(n, n), mode="bicubic", align_corners=False)
-    blobs = _smooth_noise(noise["bg_coarse"], n)
-    textured = _lerp(c0, c1, blobs[:, :1]) * (0.8 + 0.4 * blobs[:, 1:2])
+    bg = background_layers(p4, noise, u, v)
+    c0, gradient, textured = bg["c0"], bg["gradient"], bg["textured"]
+    fine, blobs = bg["fine"], bg["blobs"]
     kind = p4["bg_kind"]
     out = torch.where(kind < 0.2, c0.expand_as(gradient), gradient)
     out = torch.where(kind >= 0.6, textured, out)
