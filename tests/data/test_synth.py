@@ -184,14 +184,7 @@ def test_image_is_explained_by_stored_factors():
     s = 32
     cfg = SynthConfig(size=s, supersample=2, version=1)
     b = render_batch([sample_params(5, i, s, 2) for i in range(6)], cfg)
-    r = Renderer(s)
-    cd, cm = torch.from_numpy(b.canon_depth), torch.from_numpy(b.canon_mask) > 0
-    albedo = torch.from_numpy(b.canon_albedo).permute(0, 3, 1, 2).float() / 255
-    raw = torch.from_numpy(b.light)
-    d = torch.cat([raw[:, 2:], torch.ones(6, 1)], 1)
-    light = Light(raw[:, 0], raw[:, 1], d / d.norm(dim=1, keepdim=True))
-    canon_image, _ = shade(albedo * 2 - 1, r.normals(cd), light)
-    out = r.render(canon_image, cd, torch.from_numpy(b.view), faces=_mask_faces(r, cm))
+    out = rerender(b, s)
     mask = torch.from_numpy(b.mask).float()[:, None]
     inner = -F.max_pool2d(-F.pad(mask, (2, 2, 2, 2)), 5, stride=1)  # eroded by 2 pixels
     image = torch.from_numpy(b.image).permute(0, 3, 1, 2).float() / 255
@@ -200,6 +193,20 @@ def test_image_is_explained_by_stored_factors():
     both = (out.mask[:, 0] > 0) & (mask[:, 0] > 0)
     assert torch.equal(out.depth[both], torch.from_numpy(b.depth)[both])
     assert torch.equal(out.mask[:, 0] > 0, mask[:, 0] > 0)
+
+
+def rerender(b, s: int):
+    """The proxy's image formation applied to a SynthBatch's stored factors (canonical depth,
+    albedo, light, view; faces only on the canonical mask) with a Renderer(s): RenderOutput."""
+    r = Renderer(s)
+    n = b.view.shape[0]
+    cd, cm = torch.from_numpy(b.canon_depth), torch.from_numpy(b.canon_mask) > 0
+    albedo = torch.from_numpy(b.canon_albedo).permute(0, 3, 1, 2).float() / 255
+    raw = torch.from_numpy(b.light)
+    d = torch.cat([raw[:, 2:], torch.ones(n, 1)], 1)
+    light = Light(raw[:, 0], raw[:, 1], d / d.norm(dim=1, keepdim=True))
+    canon_image, _ = shade(albedo * 2 - 1, r.normals(cd), light)
+    return r.render(canon_image, cd, torch.from_numpy(b.view), faces=_mask_faces(r, cm))
 
 
 def test_faces_look_like_faces_statistically():

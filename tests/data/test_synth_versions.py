@@ -17,10 +17,10 @@ from l2r_cli.data.dataset import open_dataset
 from l2r_cli.data.face_template import param_mean
 from l2r_cli.data.face_template_v2 import NEUTRAL_P, TRUNC, param_mean_v2, value_from_uniform
 from l2r_cli.data.schema import field_kind
-from l2r_cli.data.synth import SynthConfig, _mask_faces, generate, render_batch, sample_params
+from l2r_cli.data.synth import SynthConfig, generate, render_batch, sample_params
 from l2r_cli.data.synth_v2_shape import shape_variety
 from l2r_cli.errors import L2RError
-from l2r_cli.render import Light, Renderer, shade
+from tests.data.test_synth import rerender
 
 # sha256 of every field of every split (names joined by newlines) and of every synface PNG of
 # `l2r synth OUT --n 6 --size 32 --seed 0`, made by the generator before version 2 was added.
@@ -194,14 +194,7 @@ def test_version_2_image_is_explained_by_stored_factors_outside_occluders():
     s = 32
     cfg = SynthConfig(size=s, supersample=2, version=2)
     b = render_batch([sample_params(5, i, s, 2, 2) for i in range(8)], cfg)
-    r = Renderer(s)
-    cd, cm = torch.from_numpy(b.canon_depth), torch.from_numpy(b.canon_mask) > 0
-    albedo = torch.from_numpy(b.canon_albedo).permute(0, 3, 1, 2).float() / 255
-    raw = torch.from_numpy(b.light)
-    d = torch.cat([raw[:, 2:], torch.ones(8, 1)], 1)
-    light = Light(raw[:, 0], raw[:, 1], d / d.norm(dim=1, keepdim=True))
-    canon_image, _ = shade(albedo * 2 - 1, r.normals(cd), light)
-    out = r.render(canon_image, cd, torch.from_numpy(b.view), faces=_mask_faces(r, cm))
+    out = rerender(b, s)
     tint = torch.from_numpy(b.light_color).view(8, 3, 1, 1)
     mask = torch.from_numpy(b.mask).float()[:, None]
     occ = torch.from_numpy(b.occluder_mask).float()[:, None]
