@@ -226,7 +226,7 @@ def background_v2(p: dict[str, Tensor], noise: dict[str, Tensor], u: Tensor, v: 
         cov = (sd / aa + 0.5).clamp(0, 1) * (g["p"] < 0.7)
         colour = torch.cat([g["r"], g["g"], g["bl"]], 1) * (0.85 + 0.3 * blobs[:, 2:3])
         out = _lerp(out, colour, cov)
-    # photos' backgrounds are mostly muted: pull the colours half way to their grey
+    # photos' backgrounds are mostly muted: pull the colours toward their grey
     grey = out.mean(1, keepdim=True)
     out = grey + BG_SATURATION * (out - grey)
     return (out + p4["bg_noise"] * fine).clamp(0, 1)

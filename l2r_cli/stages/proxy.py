@@ -137,10 +137,8 @@ class ProxyStage(Stage):
             # no gradient; a zero term keeps every parameter in the graph, as DDP expects.
             loss = loss + 0 * f.sigma_perc.sum()
         if batch is not None and (lc.lam_depth_sup > 0 or lc.lam_view_sup > 0):
-            mc = self.cfg.model
-            sup, sup_logs = supervised_terms(
-                f, batch, lc.lam_depth_sup, lc.lam_view_sup, (mc.min_depth, mc.max_depth)
-            )
+            far = self.cfg.model.max_depth
+            sup, sup_logs = supervised_terms(f, batch, lc.lam_depth_sup, lc.lam_view_sup, far)
             loss = loss + sup
             logs.update(sup_logs)
         logs["loss"] = loss.item()
@@ -214,7 +212,7 @@ def supervised_terms(
     batch: dict[str, Tensor],
     lam_depth: float,
     lam_view: float,
-    depth_range: tuple[float, float] = (0.9, 1.1),
+    far: float = 1.1,
 ) -> tuple[Tensor, dict[str, float]]:
     """The supervised terms on synthetic data with exact factors: ``lam_depth`` x the L1 of the
     canonical depth f.depth (B, S, S) against its target, in units of 0.01, plus ``lam_view``
@@ -222,17 +220,17 @@ def supervised_terms(
     -> (scalar, logs).
 
     The depth target is ``batch["canon_depth"]`` inside ``batch["canon_mask"]`` (B, S, S) and
-    the far end of ``depth_range`` (the model's background) outside it; the L1 is the mean of
-    the two parts' per-image means. Supervising the face alone let the unsupervised
-    surroundings rise in front of the face and hide it once posed (a near wall; seen in a
-    training run, docs/weights.md)."""
+    ``far`` (the model's max_depth, its background) outside it; the L1 is the mean of the two
+    parts' per-image means. Supervising the face alone let the unsupervised surroundings rise
+    in front of the face and hide it once posed (run S1, docs/MEASUREMENTS.md "Synth
+    version 2")."""
     dev = f.depth.device
     total = f.depth.new_zeros(())
     logs: dict[str, float] = {}
     if lam_depth > 0:
         m = batch["canon_mask"].to(dev).float()
         err = (f.depth - batch["canon_depth"].to(dev)).abs()
-        off = (f.depth - depth_range[1]).abs()
+        off = (f.depth - far).abs()
 
         def mean_over(x: Tensor, w: Tensor) -> Tensor:
             return (x * w).flatten(1).sum(1) / w.flatten(1).sum(1).clamp(min=1)

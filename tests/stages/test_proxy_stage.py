@@ -240,7 +240,7 @@ def test_supervised_terms_known_answers():
 
     def score(depth, v):
         f = ProxyFactors(depth, None, None, v, None, None)
-        return supervised_terms(f, batch, 2.0, 3.0, (0.95, 1.05))
+        return supervised_terms(f, batch, 2.0, 3.0, far=1.05)
 
     total, logs = score(gt_far.clone(), view.clone())
     assert total.item() == 0 and logs == {"depth_sup": 0.0, "depth_sup_off": 0.0, "view_sup": 0.0}
