@@ -287,7 +287,7 @@ def evaluate_bfm(
             out = predictor.predict(image, view=views[batch["index"]].to(device))
         else:
             out = predictor.predict(image)
-        mask = _face_mask(gt, out["mask"], data, split, batch, sigma)
+        mask = face_masks(gt, out["mask"], data, split, batch, sigma)
         sides.append(side(out["depth"], gt, mask.main).cpu())
         mads.append(mad(out["normal"], normals_from_depth(gt, K), mask.main).cpu())
         detail, band = _detail_scores(out["depth"], gt, mask, K, sigma)
@@ -331,14 +331,15 @@ class _Masks:
     detail: torch.Tensor
 
 
-def _face_mask(
+def face_masks(
     gt: torch.Tensor, pred_mask: torch.Tensor, data, split, batch: dict, sigma: float
 ) -> _Masks:
-    """bfm_mask without the batch's occluded pixels (``occluder_mask`` > 0.5, when the split
-    has the field; that set dilated by one pixel, as bfm_mask erodes the face), and for the
-    detail metrics bfm_mask eroded by :func:`l2r_cli.metrics.detail_mask` without the same
-    occluded pixels (not eroded around them: under hair a small face would keep no pixel).
-    One-line errors for an image without face pixels, or without any for the detail metrics."""
+    """The pixels the benchmark scores: bfm_mask without the batch's occluded pixels
+    (``occluder_mask`` > 0.5, when the split has the field; that set dilated by one pixel, as
+    bfm_mask erodes the face), and for the detail metrics bfm_mask eroded by
+    :func:`l2r_cli.metrics.detail_mask` without the same occluded pixels (not eroded around
+    them: under hair a small face would keep no pixel). One-line errors for an image without
+    face pixels, or without any for the detail metrics."""
     face = bfm_mask(gt, pred_mask)
     detail = detail_mask(face, sigma)
     mask = face
@@ -387,7 +388,7 @@ def _score_posed(predictor, points, views, loader, data, split) -> BfmResult:
         b = gt.shape[0]
         warped = renderer.warp_points(points.expand(b, *points.shape), views[i : i + b])
         i += b
-        mask = _face_mask(gt, warped.mask, data, split, batch, sigma)
+        mask = face_masks(gt, warped.mask, data, split, batch, sigma)
         sides.append(side(warped.depth, gt, mask.main).cpu())
         normal = normals_from_depth(warped.depth, K)
         mads.append(mad(normal, normals_from_depth(gt, K), mask.main).cpu())

@@ -5,6 +5,10 @@ view and canonical depth of every image, this module says *how*. The failure it 
 is the rotation-relief (bas-relief) ambiguity: a face twice as deep turned half as far moves its
 pixels almost alike, so a proxy can learn the pose direction but not its magnitude. That shows as
 a yaw slope well below 1 with a relief ratio well above 1.
+
+It also splits the SIDE between the two factors: the true canonical depth posed with the
+predicted view (what the pose error alone costs) and the predicted canonical depth posed with
+the true view (what the shape error alone costs).
 """
 
 from __future__ import annotations
@@ -16,12 +20,14 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from l2r_cli.data.dataset import L2RDataset
+from l2r_cli.benchmark.bfm import OCCLUDER_FIELD, face_masks
+from l2r_cli.data.dataset import L2RDataset, open_dataset
 from l2r_cli.errors import L2RError
-from l2r_cli.predictor import Predictor
+from l2r_cli.metrics import detail_sigma, side
+from l2r_cli.predictor import Predictor, renderer_of
 
 #: Dataset fields this diagnosis needs (``l2r synth`` writes them all).
-REQUIRED_FIELDS = ("view", "canon_depth", "canon_mask")
+REQUIRED_FIELDS = ("view", "canon_depth", "canon_mask", "depth")
 
 
 @dataclass(frozen=True)
@@ -40,14 +46,19 @@ class AxisFit:
 
 @dataclass(frozen=True)
 class Diagnosis:
-    """Pose fits for pitch and yaw, and the canonical relief (mean over images of the depth's
-    standard deviation inside the true canonical face mask) of prediction and truth."""
+    """Pose fits for pitch and yaw, the canonical relief (mean over images of the depth's
+    standard deviation inside the true canonical face mask) of prediction and truth, and the
+    mean SIDE (x100, benchmark bfm's pixels) of two hybrids: the true canonical depth in the
+    predicted view (``side_pose_only``) and the predicted one in the true view
+    (``side_shape_only``). Both are 0 for exact factors."""
 
     n: int
     pitch: AxisFit
     yaw: AxisFit
     relief_pred: float
     relief_true: float
+    side_pose_only: float
+    side_shape_only: float
 
     @property
     def relief_ratio(self) -> float:
@@ -65,6 +76,8 @@ class Diagnosis:
             relief_pred=self.relief_pred,
             relief_true=self.relief_true,
             relief_ratio=self.relief_ratio,
+            side_pose_only=self.side_pose_only,
+            side_shape_only=self.side_shape_only,
         )
         return out
 
@@ -100,20 +113,35 @@ def diagnose(
 ) -> Diagnosis:
     """Pose and relief of ``predictor`` on ``data``'s ``split`` (needs :data:`REQUIRED_FIELDS`)."""
     s = predictor.image_size
-    ds = L2RDataset(data, split, fields=("image", *REQUIRED_FIELDS), image_size=s)
+    fields = ("image", *REQUIRED_FIELDS)
+    info = open_dataset(data).splits.get(split)
+    if info is not None and OCCLUDER_FIELD in info.fields:
+        fields = (*fields, OCCLUDER_FIELD)  # left out of the SIDE, as in benchmark bfm
+    ds = L2RDataset(data, split, fields=fields, image_size=s)
     if len(ds) < 2:
         raise L2RError(f"{data}: split '{split}' needs at least 2 images to diagnose")
     loader = DataLoader(ds, batch_size=batch_size, shuffle=False)
-    views_p, views_t, relief_p, relief_t = [], [], [], []
+    renderer = renderer_of(predictor, torch.device(device))
+    sigma = detail_sigma(s)
+    views_p, views_t, relief_p, relief_t, pose_only, shape_only = [], [], [], [], [], []
     for batch in loader:
         out = predictor.predict(batch["image"].to(device) * 2 - 1)
         if "view" not in out or "canon_depth" not in out:
             raise L2RError(f"{predictor.name}: predicts no view or canonical depth to diagnose")
         mask = batch["canon_mask"].to(device)
+        view_t, canon_t = batch["view"].to(device), batch["canon_depth"].to(device)
         views_p.append(out["view"][:, :2].cpu())
         views_t.append(batch["view"][:, :2])
         relief_p.append(masked_std(out["canon_depth"], mask).cpu())
-        relief_t.append(masked_std(batch["canon_depth"].to(device), mask).cpu())
+        relief_t.append(masked_std(canon_t, mask).cpu())
+        gt = batch["depth"].to(device)
+        for canon, view, scores in (
+            (canon_t, out["view"], pose_only),
+            (out["canon_depth"], view_t, shape_only),
+        ):
+            warped = renderer.warp_depth(canon, view)
+            face = face_masks(gt, warped.mask, data, split, batch, sigma).main
+            scores.append(side(warped.depth, gt, face).cpu() * 100)
     vp, vt = torch.cat(views_p).numpy(), torch.cat(views_t).numpy()
     return Diagnosis(
         n=len(vp),
@@ -121,4 +149,6 @@ def diagnose(
         yaw=fit_axis(vp[:, 1], vt[:, 1]),
         relief_pred=float(torch.cat(relief_p).mean()),
         relief_true=float(torch.cat(relief_t).mean()),
+        side_pose_only=float(torch.cat(pose_only).double().mean()),
+        side_shape_only=float(torch.cat(shape_only).double().mean()),
     )

@@ -226,7 +226,8 @@ def _diagnose_table(predictors, data, split, batch_size, device) -> list[dict]:
 
     rows = []
     t = Table(title="Pose and relief against the true factors (slope 1 / ratio 1 = right scale)")
-    for col in ("model", "yaw corr", "yaw slope", "pitch corr", "pitch slope", "relief ratio"):
+    cols = ("model", "yaw corr", "yaw slope", "pitch corr", "pitch slope", "relief ratio")
+    for col in (*cols, "SIDE pose only", "SIDE shape only"):
         t.add_column(col)
     for p in predictors:
         if p.kind in ("baseline", "template"):
@@ -240,6 +241,8 @@ def _diagnose_table(predictors, data, split, batch_size, device) -> list[dict]:
             f"{d['pitch_corr']:.3f}",
             f"{d['pitch_slope']:.3f}",
             f"{d['relief_ratio']:.2f} ({d['relief_pred']:.4f} / {d['relief_true']:.4f})",
+            f"{d['side_pose_only']:.3f}",
+            f"{d['side_shape_only']:.3f}",
         )
     console.print(t)
     return rows

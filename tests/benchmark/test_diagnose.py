@@ -75,9 +75,21 @@ def test_oracle_scores_its_scales(synth_ds):
     assert exact.yaw.slope == pytest.approx(1.0) and exact.yaw.corr == pytest.approx(1.0)
     assert exact.pitch.slope == pytest.approx(1.0)
     assert exact.relief_ratio == pytest.approx(1.0)
+    # the true factors re-pose to the true depth: neither hybrid costs anything
+    assert exact.side_pose_only == pytest.approx(0.0, abs=1e-3)
+    assert exact.side_shape_only == pytest.approx(0.0, abs=1e-3)
     basrelief = diagnose(Oracle(synth_ds, 0.5, 2.0), synth_ds, batch_size=64)
     assert basrelief.yaw.slope == pytest.approx(0.5, rel=1e-5)
     assert basrelief.relief_ratio == pytest.approx(2.0, rel=1e-4)
+
+
+def test_side_split_blames_the_wrong_factor_only(synth_ds):
+    """A wrong pose costs in 'pose only' and not in 'shape only', a wrong relief the reverse."""
+    exact = diagnose(Oracle(synth_ds, 1.0, 1.0), synth_ds, batch_size=64)
+    pose = diagnose(Oracle(synth_ds, 0.5, 1.0), synth_ds, batch_size=64)
+    shape = diagnose(Oracle(synth_ds, 1.0, 2.0), synth_ds, batch_size=64)
+    assert pose.side_pose_only > 0.1 and pose.side_shape_only == exact.side_shape_only
+    assert shape.side_shape_only > 0.1 and shape.side_pose_only == exact.side_pose_only
 
 
 def test_diagnose_needs_synth_fields(tmp_path, depth_dataset):
@@ -98,3 +110,4 @@ def test_cli_diagnose_on_a_trained_run(l2r, tmp_path, synth_ds):
     assert "Pose and relief" in r.out or "yaw corr" in r.out
     (row,) = json.loads(out.read_text())["diagnosis"]
     assert row["n"] == 6 and math.isfinite(row["yaw_slope"]) and row["relief_true"] > 0
+    assert row["side_pose_only"] >= 0 and row["side_shape_only"] >= 0
