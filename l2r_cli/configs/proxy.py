@@ -94,7 +94,8 @@ class ProxyLossConfig:
     """Path of a VGG16 ImageNet state_dict (torchvision key names); empty = perceptual term off."""
     lam_depth_sup: float = 0.0
     """Weight of a supervised L1 between the predicted canonical depth and the dataset's
-    ``canon_depth`` over ``canon_mask`` (and the far end of the depth range off it), in units
+    ``canon_depth`` over ``canon_mask`` (off it, surroundings nearer than the far end of the
+    range minus 10 % cost their distance), in units
     of 0.01 depth (about the face's relief). Needs data with exact canonical depths
     (``l2r synth``); 0 = off, as in the paper."""
     lam_view_sup: float = 0.0

@@ -24,6 +24,10 @@ from l2r_cli.render import Light, shade
 from l2r_cli.stages.base import Stage
 from l2r_cli.viz import depth_tile, grid, normal_tile, to_uint8
 
+#: Off the canonical face mask the supervised depth must lie no nearer than this fraction of
+#: the depth range below max_depth (:func:`supervised_terms`).
+SURROUND_MARGIN = 0.1
+
 _NETS = ("net_depth", "net_albedo", "net_light", "net_view", "net_conf", "basrelief")
 
 
@@ -137,7 +141,10 @@ class ProxyStage(Stage):
             # no gradient; a zero term keeps every parameter in the graph, as DDP expects.
             loss = loss + 0 * f.sigma_perc.sum()
         if batch is not None and (lc.lam_depth_sup > 0 or lc.lam_view_sup > 0):
-            far = self.cfg.model.max_depth
+            c = self.cfg.model
+            # reachable: the tanh never gives max_depth itself (a target there kept half the
+            # term pushing the surroundings into saturation for good)
+            far = c.max_depth - SURROUND_MARGIN * (c.max_depth - c.min_depth)
             sup, sup_logs = supervised_terms(f, batch, lc.lam_depth_sup, lc.lam_view_sup, far)
             loss = loss + sup
             logs.update(sup_logs)
@@ -219,18 +226,19 @@ def supervised_terms(
     x the L1 of the rotation f.view[:, :3] against ``batch["view"][:, :3]`` (radians).
     -> (scalar, logs).
 
-    The depth target is ``batch["canon_depth"]`` inside ``batch["canon_mask"]`` (B, S, S) and
-    ``far`` (the model's max_depth, its background) outside it; the L1 is the mean of the two
-    parts' per-image means. Supervising the face alone let the unsupervised surroundings rise
-    in front of the face and hide it once posed (run S1, docs/MEASUREMENTS.md "Synth
-    version 2")."""
+    The depth target is ``batch["canon_depth"]`` inside ``batch["canon_mask"]`` (B, S, S);
+    outside it the depth must lie at ``far`` or beyond (a hinge: only surroundings nearer than
+    ``far`` cost, by how much); the term is the mean of the two parts' per-image means.
+    Supervising the face alone let the unsupervised surroundings rise in front of the face
+    and hide it once posed (run S1, docs/MEASUREMENTS.md "Synth version 2"); an L1 to the
+    range's far end itself never reached 0, as the depth's tanh never gets there."""
     dev = f.depth.device
     total = f.depth.new_zeros(())
     logs: dict[str, float] = {}
     if lam_depth > 0:
         m = batch["canon_mask"].to(dev).float()
         err = (f.depth - batch["canon_depth"].to(dev)).abs()
-        off = (f.depth - far).abs()
+        off = (far - f.depth).clamp(min=0)
 
         def mean_over(x: Tensor, w: Tensor) -> Tensor:
             return (x * w).flatten(1).sum(1) / w.flatten(1).sum(1).clamp(min=1)

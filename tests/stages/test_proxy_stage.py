@@ -224,9 +224,9 @@ def test_gain_refit_runs_when_training_ends(l2r, tmp_path, depth_dataset):
 
 
 def test_supervised_terms_known_answers():
-    """Exact factors score 0 (the far end of the range off the mask); a depth 0.01 off inside
+    """Exact factors score 0 (off the mask: at ``far`` or beyond); a depth 0.01 off inside
     the mask scores 1 there (units of 0.01) and 0.5 in the total (mean of face and rest); off
-    the mask the target is the range's far end; a yaw 0.3 rad off scores 0.1."""
+    the mask only surroundings nearer than ``far`` cost; a yaw 0.3 rad off scores 0.1."""
     from l2r_cli.models.proxy import ProxyFactors
     from l2r_cli.stages.proxy import supervised_terms
 
@@ -244,6 +244,8 @@ def test_supervised_terms_known_answers():
 
     total, logs = score(gt_far.clone(), view.clone())
     assert total.item() == 0 and logs == {"depth_sup": 0.0, "depth_sup_off": 0.0, "view_sup": 0.0}
+    _, logs = score(gt_far + 0.04 * (1 - mask), view)  # deeper surroundings are as good
+    assert logs["depth_sup_off"] == 0
     v = view.clone()
     v[:, 1] += 0.3
     v[:, 3:] += 7  # translations are not supervised
