@@ -62,6 +62,7 @@ def _register() -> None:
     # Imported here so that `l2r --help` stays cheap and a broken optional command
     # cannot take the whole CLI down at import time of this module.
     from l2r_cli.commands import benchmark, degrade, info, reconstruct, synth, train
+    from l2r_cli.commands.benchmark_detect import detect
     from l2r_cli.commands.benchmark_photos import photos
     from l2r_cli.commands.benchmark_speed import speed
 
@@ -72,6 +73,7 @@ def _register() -> None:
     cli.add_command(reconstruct.render_views)
     cli.add_command(reconstruct.export_weights)
     cli.add_command(info.info)
+    benchmark.benchmark.add_command(detect)
     benchmark.benchmark.add_command(photos)
     benchmark.benchmark.add_command(speed)
     cli.add_command(benchmark.benchmark)

@@ -24,15 +24,14 @@ map in the crop's view (depth, normals, ...) can be placed back onto the photo.
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 from scipy.ndimage import map_coordinates
 
 from l2r_cli.data.face_template import param_mean
+from l2r_cli.detectors import models_dir
 from l2r_cli.errors import L2RError
 
 #: Eye centres at (+-EYE_U, EYE_V) and the mouth line at (0, MOUTH_V) in crop (u, v) units.
@@ -159,16 +158,6 @@ def warp_crop(photo: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
-def _models_dir() -> Path:
-    spec = importlib.util.find_spec("face_recognition_models")
-    if spec is None or not spec.submodule_search_locations:
-        raise L2RError(
-            "face detection needs the package face-recognition-models "
-            "(pip install face-recognition-models dlib-bin), or pass --no-detect"
-        )
-    return Path(next(iter(spec.submodule_search_locations))) / "models"
-
-
 class FaceDetector:
     """dlib HOG detector + 68-point shape predictor (model from face-recognition-models).
 
@@ -185,7 +174,7 @@ class FaceDetector:
             raise L2RError(
                 "face detection needs dlib (pip install dlib-bin), or pass --no-detect"
             ) from None
-        model = _models_dir() / "shape_predictor_68_face_landmarks.dat"
+        model = models_dir() / "shape_predictor_68_face_landmarks.dat"
         if not model.is_file():
             raise L2RError(f"landmark model missing: {model} (reinstall face-recognition-models)")
         self._dlib = dlib

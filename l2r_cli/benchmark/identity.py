@@ -56,13 +56,13 @@ class DlibEmbedder:
     name = "dlib-resnet-v1"
 
     def __init__(self) -> None:
-        from l2r_cli.faces import _models_dir
+        from l2r_cli.detectors import models_dir
 
         try:
             import dlib
         except ImportError:
             raise L2RError("the dlib embedder needs dlib (pip install dlib-bin)") from None
-        d = _models_dir()
+        d = models_dir()
         self._dlib = dlib
         self._shape = dlib.shape_predictor(str(d / "shape_predictor_5_face_landmarks.dat"))
         net = d / "dlib_face_recognition_resnet_model_v1.dat"
