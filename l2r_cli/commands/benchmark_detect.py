@@ -8,6 +8,7 @@ import click
 
 from l2r_cli.benchmark.report import results_table
 from l2r_cli.commands.benchmark import _json_option, _write_json
+from l2r_cli.commands.options import data_option
 from l2r_cli.console import log
 
 
@@ -24,13 +25,7 @@ def _detectors_option(f):
 
 
 @click.command("detect")
-@click.option(
-    "--data",
-    "data",
-    required=True,
-    type=click.Path(file_okay=False),
-    help="Folder of photos with labels.json (docs/detection.md).",
-)
+@data_option("Folder of photos with labels.json (docs/detection.md).")
 @_detectors_option
 @click.option(
     "--face-px",
