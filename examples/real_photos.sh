@@ -8,19 +8,12 @@ set -euo pipefail
 OUT=${1:-real_photos}
 PY=${PY:-.venv/bin/python}
 L2R=${L2R:-.venv/bin/l2r}
-mkdir -p "$OUT/src" "$OUT/photos"
-$PY -m pip download -q --no-deps --no-binary :all: face_recognition==1.3.0 insightface==2.1 -d "$OUT/src"
-tar xzf "$OUT/src/face_recognition-1.3.0.tar.gz" -C "$OUT/src" --wildcards '*/tests/test_images/*'
-tar xzf "$OUT/src/insightface-2.1.tar.gz" -C "$OUT/src" --wildcards '*/data/images/*'
+mkdir -p "$OUT/photos"
+bash examples/public_photos.sh "$OUT/src"
 cp "$OUT"/src/face_recognition-1.3.0/tests/test_images/*.jpg "$OUT/photos/"
 cp "$OUT"/src/face_recognition-1.3.0/tests/test_images/32bit.png "$OUT/photos/"
 cp "$OUT"/src/insightface-2.1/insightface/data/images/{t1.jpg,Tom_Hanks_54745.png,mask_white.jpg,mask_blue.jpg} "$OUT/photos/"
-$PY - "$OUT/photos/astronaut.png" <<'PY'
-import sys
-from PIL import Image
-from skimage import data
-Image.fromarray(data.astronaut()).save(sys.argv[1])
-PY
+cp "$OUT/src/astronaut.png" "$OUT/photos/"
 rm -rf "$OUT/out"
 $L2R --device cpu reconstruct "$OUT/photos" --out "$OUT/out" || echo "(exit $?: some photos had no face)"
 $PY examples/analysis/landmark_check.py "$OUT/out"

