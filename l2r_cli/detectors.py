@@ -51,7 +51,8 @@ def models_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "models"
 
 
-def _dlib():
+def import_dlib():
+    """dlib, or a one-line error naming the package to install."""
     try:
         import dlib
     except ImportError:
@@ -69,7 +70,7 @@ class HogDetector:
         self.name = f"hog-up{upsample}"
         self.upsample = upsample
         self.min_score = min_score
-        self._det = _dlib().get_frontal_face_detector()
+        self._det = import_dlib().get_frontal_face_detector()
 
     def __call__(self, photo: np.ndarray) -> list[Detection]:
         """photo (H, W, 3) uint8 -> detections, best first."""
@@ -93,7 +94,7 @@ class CnnDetector:
         self.name = f"cnn-up{upsample}"
         self.upsample = upsample
         self.min_score = min_score
-        self._det = _dlib().cnn_face_detection_model_v1(str(model))
+        self._det = import_dlib().cnn_face_detection_model_v1(str(model))
 
     def __call__(self, photo: np.ndarray) -> list[Detection]:
         """photo (H, W, 3) uint8 -> detections, best first."""
@@ -164,11 +165,12 @@ class UnionDetector:
         return merge_overlapping([d for p in self.parts for d in p(photo)])
 
 
-def make_detector(spec: str):
+def make_detector(spec: str, hog_min_score: float = 0.0):
     """A detector from a spec: ``hog``, ``cnn`` or ``mediapipe``, optionally ``hog:N`` /
-    ``cnn:N`` for N upsamplings (default 1); ``A+B`` runs both and merges their boxes."""
+    ``cnn:N`` for N upsamplings (default 1); ``A+B`` runs both and merges their boxes.
+    ``hog_min_score`` is the HOG detector's score threshold (the others keep their own)."""
     if "+" in spec:
-        return UnionDetector([make_detector(part) for part in spec.split("+")])
+        return UnionDetector([make_detector(part, hog_min_score) for part in spec.split("+")])
     name, _, arg = spec.partition(":")
     if name not in DETECTORS:
         raise L2RError(f"unknown detector '{spec}' (choose from {', '.join(DETECTORS)})")
@@ -182,4 +184,4 @@ def make_detector(spec: str):
         up = -1
     if not 0 <= up <= 4:
         raise L2RError(f"detector '{spec}': the upsampling count must be 0..4")
-    return HogDetector(up) if name == "hog" else CnnDetector(up)
+    return HogDetector(up, hog_min_score) if name == "hog" else CnnDetector(up)

@@ -1,8 +1,9 @@
 """Face detection, 68-point landmarks and the crop convention of l2r's models (``l2r reconstruct``).
 
-Detection is dlib's HOG face detector; landmarks are dlib's 68-point shape predictor, whose model
-file ships in PyPI's ``face-recognition-models`` (CC0). Both install from the registry
-(``dlib-bin``); nothing is downloaded at run time.
+Detection is one of :mod:`l2r_cli.detectors` (default dlib's HOG face detector); landmarks
+are dlib's 68-point shape predictor, whose model file ships in PyPI's
+``face-recognition-models`` (CC0). Both install from the registry (``dlib-bin``); nothing is
+downloaded at run time.
 
 Crop convention. A crop is a similarity transform of the photo (rotation, uniform scale,
 translation) chosen from the landmarks the way FFHQ's alignment does it (from the eye-to-eye and
@@ -159,28 +160,28 @@ def warp_crop(photo: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
 
 
 class FaceDetector:
-    """dlib HOG detector + 68-point shape predictor (model from face-recognition-models).
+    """A face detector of :mod:`l2r_cli.detectors` (``detector``, default dlib's HOG at one
+    upsampling) + dlib's 68-point shape predictor on each box (model from
+    face-recognition-models).
 
-    ``min_score``: detections below this HOG score are dropped (dlib's own threshold is 0; the
-    default rejects the weakest, which on the photos we tried were not faces).
+    ``min_score``: HOG detections below this score are dropped (dlib's own threshold is 0; the
+    default rejects the weakest, which on the photos we tried were not faces); the other
+    detectors keep their own thresholds.
     """
 
-    name = "dlib-hog+shape_predictor_68"
+    def __init__(self, min_score: float = 0.3, detector: str = "hog:1") -> None:
+        from l2r_cli.detectors import import_dlib, make_detector
 
-    def __init__(self, min_score: float = 0.3) -> None:
-        try:
-            import dlib
-        except ImportError:
-            raise L2RError(
-                "face detection needs dlib (pip install dlib-bin), or pass --no-detect"
-            ) from None
+        dlib = import_dlib()
         model = models_dir() / "shape_predictor_68_face_landmarks.dat"
         if not model.is_file():
             raise L2RError(f"landmark model missing: {model} (reinstall face-recognition-models)")
         self._dlib = dlib
-        self._detector = dlib.get_frontal_face_detector()
+        self._detector = make_detector(detector, hog_min_score=min_score)
         self._predictor = dlib.shape_predictor(str(model))
         self.min_score = min_score
+        base = "dlib-hog" if detector == "hog:1" else self._detector.name
+        self.name = f"{base}+shape_predictor_68"
 
     def detect(self, photo: np.ndarray) -> list[tuple[np.ndarray, float]]:
         """photo (H, W, 3) uint8 -> [(landmarks (68, 2) photo pixels, score)], largest first."""
@@ -193,21 +194,18 @@ class FaceDetector:
 
             size = (max(1, round(w * factor)), max(1, round(h * factor)))
             small = np.asarray(Image.fromarray(photo).resize(size, Image.BILINEAR))
-        # One 2x upsampling finds faces down to ~40 px (the detector's window is 80 px).
-        rects, scores, _ = self._detector.run(np.ascontiguousarray(small), 1, 0.0)
         found = []
-        for r, s in zip(rects, scores, strict=True):
-            if s < self.min_score:
-                continue
+        for d in self._detector(np.ascontiguousarray(small)):
+            x0, y0, x1, y1 = d.box  # x1, y1 exclusive; dlib's rectangles are inclusive
             big = dlib.rectangle(
-                round(r.left() / factor),
-                round(r.top() / factor),
-                round(r.right() / factor),
-                round(r.bottom() / factor),
+                round(x0 / factor),
+                round(y0 / factor),
+                round((x1 - 1) / factor),
+                round((y1 - 1) / factor),
             )
             shape = self._predictor(photo, big)
             lm = np.array([[p.x, p.y] for p in shape.parts()], float)
-            found.append((lm, float(s), big.width() * big.height()))
+            found.append((lm, d.score, big.width() * big.height()))
         found.sort(key=lambda t: -t[2])
         return [(lm, s) for lm, s, _ in found]
 

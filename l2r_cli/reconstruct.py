@@ -246,7 +246,8 @@ class Reconstructor:
     ckpt: an l2r geometry checkpoint (proxy, arn, grn or mutual; a file or run directory);
     None or ``"bundled"`` = the bundled weights. detect: find and align faces with dlib (else
     each photo is one already-cropped face). largest: keep only the largest face of each photo.
-    min_score: dlib HOG score below which detections are dropped. texture: 'albedo' (the
+    min_score: dlib HOG score below which detections are dropped. detector: a spec of
+    :func:`l2r_cli.detectors.make_detector` (docs/detection.md). texture: 'albedo' (the
     model's) or 'photo' (the input photo projected onto the surface,
     :mod:`l2r_cli.render.texture`, at ``texture_size`` pixels) for the meshes.
     """
@@ -259,6 +260,7 @@ class Reconstructor:
         largest: bool = False,
         min_score: float = 0.3,
         batch_size: int = 8,
+        detector: str = "hog:1",
         texture: str = "albedo",
         texture_size: int = 256,
     ) -> None:
@@ -283,7 +285,7 @@ class Reconstructor:
             "sha256": sha256(file),
             "image_size": self.predictor.image_size,
         }
-        self.detector = FaceDetector(min_score) if detect else None
+        self.detector = FaceDetector(min_score, detector) if detect else None
         self.largest = largest
         self.batch_size = max(1, int(batch_size))
         if texture not in ("albedo", "photo"):

@@ -136,6 +136,13 @@ def _formats(value: str) -> tuple[str, ...]:
     metavar="S",
     help="Drop face detections with a lower dlib HOG score.",
 )
+@click.option(
+    "--detector",
+    default="hog:1",
+    show_default=True,
+    metavar="SPEC",
+    help="Face detector: hog[:N], cnn[:N] (N upsamplings), mediapipe, or A+B (docs/detection.md).",
+)
 @click.pass_obj
 def reconstruct(
     g,
@@ -149,6 +156,7 @@ def reconstruct(
     no_detect,
     texture,
     min_score,
+    detector,
 ) -> None:
     """3D faces from photos: meshes, depth, albedo, normal and shading maps per face.
 
@@ -192,7 +200,7 @@ def reconstruct(
         raise L2RError(f"cannot create {out_dir}: {exc.strerror}") from None
     rec = Reconstructor(
         ckpt, g.device, detect=not no_detect, largest=largest, min_score=min_score,
-        batch_size=batch_size, texture=texture,
+        batch_size=batch_size, texture=texture, detector=detector,
     )  # fmt: skip
     failed = len(problems)
     faces = done = 0

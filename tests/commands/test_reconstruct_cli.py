@@ -81,6 +81,7 @@ def test_no_detect_takes_the_image_as_the_face(l2r, photos, tmp_path):
         (["{a}", "--mesh", "m.stl"], "unknown mesh format"),
         (["{a}", "--format", "fbx"], "comma list"),
         (["{a}", "--ckpt", "nowhere.pt"], "nowhere.pt"),
+        (["{a}", "--detector", "sift"], "unknown detector 'sift'"),
     ],
 )
 def test_bad_arguments_are_one_line_errors(l2r, photos, tmp_path, args, message):
@@ -91,6 +92,16 @@ def test_bad_arguments_are_one_line_errors(l2r, photos, tmp_path, args, message)
     res = l2r("--device", "cpu", "reconstruct", *args, "--out", tmp_path / "o")
     assert res.code == 2
     assert message in res.err and "Traceback" not in res.err
+
+
+def test_detector_choice_reaches_meta(l2r, photos, tmp_path):
+    """--detector picks the boxes the 68 landmarks start from; meta.json names it."""
+    res = l2r("--device", "cpu", "reconstruct", photos / "astronaut.png", "--detector", "cnn:0",
+              "--out", tmp_path, "--format", "ply")  # fmt: skip
+    assert res.code == 0, res.err
+    meta = json.loads((tmp_path / "astronaut" / "face0" / "meta.json").read_text())
+    assert meta["crop"]["detector"] == "cnn-up0+shape_predictor_68"
+    assert not (tmp_path / "astronaut" / "face1").exists()
 
 
 def test_huge_and_tiny_photos(l2r, tmp_path):
