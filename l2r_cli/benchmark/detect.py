@@ -17,7 +17,8 @@ score first). Unmatched detections are false faces.
 Low resolution. Each photo is shrunk (area-averaged) so that its median labelled face is
 ``face_px`` pixels wide (drawn per photo from ``face_range``), blurred with a Gaussian of sigma
 drawn from ``blur_range`` pixels, and saved as JPEG at a quality drawn from ``jpeg_range``,
-all from one seeded generator; non-face photos get the median scale of the face photos.
+all from one seeded generator; non-face photos get the median scale of the face photos (1 in
+a set without faces).
 Photos already smaller than asked are not enlarged.
 """
 
@@ -153,7 +154,6 @@ def lowres_version(photos: list[LabelledPhoto], cfg: LowResConfig) -> list[Label
     from PIL import Image, ImageFilter
 
     rng = np.random.default_rng(cfg.seed)
-    widths = [np.median(p.boxes[:, 2] - p.boxes[:, 0]) for p in photos if len(p.boxes)]
     scales = []
     for p in photos:
         want = rng.uniform(*cfg.face_range)
@@ -162,9 +162,7 @@ def lowres_version(photos: list[LabelledPhoto], cfg: LowResConfig) -> list[Label
         else:
             scales.append(None)
     face_scales = [s for s in scales if s is not None]
-    default = (
-        float(np.median(face_scales)) if face_scales else min(1.0, 32 / np.median(widths or [64]))
-    )
+    default = float(np.median(face_scales)) if face_scales else 1.0
     out = []
     for p, s in zip(photos, scales, strict=True):
         s = default if s is None else s
