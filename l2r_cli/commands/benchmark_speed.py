@@ -35,10 +35,26 @@ def _parse_workers(ctx: click.Context, param: click.Parameter, value: str) -> tu
 @click.command("speed")
 @click.option(
     "--case",
-    type=click.Choice(["proxy", "degrade", "all"]),
+    type=click.Choice(["proxy", "degrade", "reconstruct", "all"]),
     default="proxy",
     show_default=True,
-    help="proxy: train-proxy step parts; degrade: l2r degrade vs a plain loop.",
+    help="proxy: train-proxy step parts; degrade: l2r degrade vs a plain loop; reconstruct: "
+    "l2r reconstruct on cropped faces, per step, vs the forward pass.",
+)
+@click.option(
+    "--faces",
+    default=64,
+    show_default=True,
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="reconstruct case: number of cropped faces (bundled weights, meshes as --mesh-format).",
+)
+@click.option(
+    "--mesh-format",
+    default="ply",
+    show_default=True,
+    type=click.Choice(["ply", "obj", "glb"]),
+    help="reconstruct case: the one mesh format written per face.",
 )
 @batch_size_option("proxy case: images per training step.", default=16, show_default=True)
 @size_option(
@@ -113,6 +129,8 @@ def _parse_workers(ctx: click.Context, param: click.Parameter, value: str) -> tu
 def speed(
     g,
     case,
+    faces,
+    mesh_format,
     batch_size,
     size,
     nf,
@@ -142,6 +160,8 @@ def speed(
         )
     if case in ("proxy", "all"):
         payload.update(_proxy_speed(g, batch_size, size, nf, repeats, workers, data))
+    if case in ("reconstruct", "all"):
+        payload["reconstruct"] = _reconstruct_speed(g, faces, batch_size, mesh_format, repeats)
     if json_out:
         _write_json(json_out, payload)
 
@@ -221,6 +241,24 @@ def _degrade_speed(images: int, size: int, fmt: str, workers: tuple[int, ...], r
             for r in timings
         ],
     }
+
+
+def _reconstruct_speed(g, faces: int, batch_size: int, mesh_format: str, repeats: int) -> dict:
+    """Run and print the reconstruct case; returns its JSON payload."""
+    from l2r_cli.benchmark.reconstruct_speed import run_reconstruct_speed
+    from l2r_cli.device import resolve_device
+
+    device = resolve_device(g.device)
+    with err_console.status(f"reconstruct case: {faces} cropped faces..."):
+        ms = run_reconstruct_speed(faces, batch_size, (mesh_format,), repeats, device=device)
+    t = Table(title=f"l2r reconstruct --no-detect on {faces} cropped faces, batch {batch_size}")
+    for col in ("step", "ms / face"):
+        t.add_column(col)
+    for key in ("read", "predict", "write", "total", "forward"):
+        t.add_row(key, f"{ms[key]:.2f}")
+    console.print(t)
+    info(f"forward / total = {ms['forward_share']:.2f} (the pipeline's share of the forward pass)")
+    return {"faces": faces, "batch_size": batch_size, "mesh_format": mesh_format, **ms}
 
 
 def _proxy_speed(g, batch_size, image_size, nf, repeats, num_workers, data) -> dict:
