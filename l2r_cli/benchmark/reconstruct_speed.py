@@ -6,7 +6,8 @@ Steps, each summed over the folder and divided by the number of faces: ``read`` 
 file, take it as the crop: ``--no-detect``), ``predict`` (:meth:`Reconstructor.predict_crops`,
 batches of ``batch_size``: the forward pass plus the canonical surface, shading and re-render
 the outputs need), ``write`` (:meth:`FaceResult.save`: maps, canonical.npz, meta.json and the
-meshes of ``formats``). ``forward`` is the predictor's ``predict`` alone on one batch (median
+meshes of ``formats``), after one face through every step as a warm-up (the first mesh write
+imports open3d, ~0.8 s). ``forward`` is the predictor's ``predict`` alone on one batch (median
 of ``repeats``, after one warm-up), per face.
 """
 
@@ -51,6 +52,10 @@ def run_reconstruct_speed(
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         paths = _write_crops(root, faces, s)
+        # warm-up: one face through every step, so one-time costs (importing the mesh writer,
+        # allocator growth) stay out of the per-face times
+        for r in rec.predict_crops(rec.crops(read_photo(paths[0]))):
+            r.save(root / "warmup", formats=formats)
         t = {"read": 0.0, "predict": 0.0, "write": 0.0}
         for start in range(0, faces, batch_size):
             t0 = time.perf_counter()
