@@ -149,9 +149,11 @@ class FaceResult:
         formats: Sequence[str] = ("ply", "obj", "glb"),
         mesh_path: str | Path | None = None,
         photo_size: tuple[int, int] | None = None,
+        maps: bool = True,
     ) -> list[Path]:
         """Write maps, meshes and meta.json into ``out_dir`` (created); ``mesh_path`` adds one
-        more mesh file there. Returns the files written."""
+        more mesh file there; ``maps=False`` leaves out the maps (PNGs, depth.npy,
+        canonical.npz). Returns the files written."""
         from l2r_cli.render.export import write_mesh
 
         out = Path(out_dir)
@@ -165,35 +167,36 @@ class FaceResult:
             Image.fromarray(arr).save(out / name)
             files.append(out / name)
 
-        lo, hi = self.depth_range
-        near = np.clip((hi - self.depth) / (hi - lo), 0, 1) * self.mask
-        png("input.png", self.crop.image / 255.0)
-        png("albedo.png", self.canon_albedo)
-        png("albedo_view.png", self.albedo * self.mask[..., None])
-        png("depth.png", near)
-        png("normal.png", (self.normal * np.array([-1, 1, 1]) + 1) / 2 * self.mask[..., None])
-        png("shading.png", np.clip(self.shading, 0, 1) * self.mask)
-        png("recon.png", self.recon)
-        png("mask.png", self.mask)
-        if self.photo_tex is not None:
-            png("texture_photo.png", self.photo_tex)
-        np.save(out / "depth.npy", self.depth.astype(np.float32))
-        files.append(out / "depth.npy")
-        np.savez_compressed(
-            out / "canonical.npz",
-            points=self.canon_points.astype(np.float32),
-            albedo=self.canon_albedo.astype(np.float32),
-            view=self.view.astype(np.float32),
-            light=self.light.astype(np.float32),
-            fov=np.float32(self.fov),
-            depth_range=np.array(self.depth_range, np.float32),
-            **(
-                {}
-                if self.photo_tex is None
-                else {"photo_texture": self.photo_tex.astype(np.float32)}
-            ),
-        )
-        files.append(out / "canonical.npz")
+        if maps:
+            lo, hi = self.depth_range
+            near = np.clip((hi - self.depth) / (hi - lo), 0, 1) * self.mask
+            png("input.png", self.crop.image / 255.0)
+            png("albedo.png", self.canon_albedo)
+            png("albedo_view.png", self.albedo * self.mask[..., None])
+            png("depth.png", near)
+            png("normal.png", (self.normal * np.array([-1, 1, 1]) + 1) / 2 * self.mask[..., None])
+            png("shading.png", np.clip(self.shading, 0, 1) * self.mask)
+            png("recon.png", self.recon)
+            png("mask.png", self.mask)
+            if self.photo_tex is not None:
+                png("texture_photo.png", self.photo_tex)
+            np.save(out / "depth.npy", self.depth.astype(np.float32))
+            files.append(out / "depth.npy")
+            np.savez_compressed(
+                out / "canonical.npz",
+                points=self.canon_points.astype(np.float32),
+                albedo=self.canon_albedo.astype(np.float32),
+                view=self.view.astype(np.float32),
+                light=self.light.astype(np.float32),
+                fov=np.float32(self.fov),
+                depth_range=np.array(self.depth_range, np.float32),
+                **(
+                    {}
+                    if self.photo_tex is None
+                    else {"photo_texture": self.photo_tex.astype(np.float32)}
+                ),
+            )
+            files.append(out / "canonical.npz")
         mesh = self.mesh()
         for fmt in dict.fromkeys(formats):
             files += write_mesh(mesh, out / f"mesh.{fmt}")

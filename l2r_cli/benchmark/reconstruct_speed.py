@@ -6,9 +6,10 @@ Steps, each summed over the folder and divided by the number of faces: ``read`` 
 file, take it as the crop: ``--no-detect``), ``predict`` (:meth:`Reconstructor.predict_crops`,
 batches of ``batch_size``: the forward pass plus the canonical surface, shading and re-render
 the outputs need), ``write`` (:meth:`FaceResult.save`: maps, canonical.npz, meta.json and the
-meshes of ``formats``), after one face through every step as a warm-up (the first mesh write
-imports open3d, ~0.8 s). ``forward`` is the predictor's ``predict`` alone on one batch (median
-of ``repeats``, after one warm-up), per face.
+meshes of ``formats``; with ``maps=False`` only the meshes and meta.json), after one face
+through every step as a warm-up (the first mesh write imports open3d, ~0.8 s). ``forward`` is
+the predictor's ``predict`` alone on one batch (median of ``repeats``, after one warm-up), per
+face.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ def run_reconstruct_speed(
     repeats: int = 5,
     ckpt: str | None = None,
     device: torch.device | str = "cpu",
+    maps: bool = True,
 ) -> dict[str, float]:
     """-> milliseconds per face of read, predict, write, their total and the pure forward, and
     forward / total (the pipeline's share of the model's throughput)."""
@@ -55,7 +57,7 @@ def run_reconstruct_speed(
         # warm-up: one face through every step, so one-time costs (importing the mesh writer,
         # allocator growth) stay out of the per-face times
         for r in rec.predict_crops(rec.crops(read_photo(paths[0]))):
-            r.save(root / "warmup", formats=formats)
+            r.save(root / "warmup", formats=formats, maps=maps)
         t = {"read": 0.0, "predict": 0.0, "write": 0.0}
         for start in range(0, faces, batch_size):
             t0 = time.perf_counter()
@@ -64,7 +66,7 @@ def run_reconstruct_speed(
             results = rec.predict_crops(crops)
             t2 = time.perf_counter()
             for k, r in enumerate(results):
-                r.save(root / "out" / f"{start + k:04d}", formats=formats)
+                r.save(root / "out" / f"{start + k:04d}", formats=formats, maps=maps)
             t3 = time.perf_counter()
             t["read"] += t1 - t0
             t["predict"] += t2 - t1

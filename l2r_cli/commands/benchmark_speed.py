@@ -56,6 +56,12 @@ def _parse_workers(ctx: click.Context, param: click.Parameter, value: str) -> tu
     type=click.Choice(["ply", "obj", "glb"]),
     help="reconstruct case: the one mesh format written per face.",
 )
+@click.option(
+    "--maps/--no-maps",
+    default=True,
+    show_default=True,
+    help="reconstruct case: write the maps too (as reconstruct --maps), or meshes only.",
+)
 @batch_size_option("proxy case: images per training step.", default=16, show_default=True)
 @size_option(
     "proxy case: input resolution of the proxy.",
@@ -131,6 +137,7 @@ def speed(
     case,
     faces,
     mesh_format,
+    maps,
     batch_size,
     size,
     nf,
@@ -161,7 +168,9 @@ def speed(
     if case in ("proxy", "all"):
         payload.update(_proxy_speed(g, batch_size, size, nf, repeats, workers, data))
     if case in ("reconstruct", "all"):
-        payload["reconstruct"] = _reconstruct_speed(g, faces, batch_size, mesh_format, repeats)
+        payload["reconstruct"] = _reconstruct_speed(
+            g, faces, batch_size, mesh_format, repeats, maps
+        )
     if json_out:
         _write_json(json_out, payload)
 
@@ -243,22 +252,35 @@ def _degrade_speed(images: int, size: int, fmt: str, workers: tuple[int, ...], r
     }
 
 
-def _reconstruct_speed(g, faces: int, batch_size: int, mesh_format: str, repeats: int) -> dict:
+def _reconstruct_speed(
+    g, faces: int, batch_size: int, mesh_format: str, repeats: int, maps: bool
+) -> dict:
     """Run and print the reconstruct case; returns its JSON payload."""
     from l2r_cli.benchmark.reconstruct_speed import run_reconstruct_speed
     from l2r_cli.device import resolve_device
 
     device = resolve_device(g.device)
     with err_console.status(f"reconstruct case: {faces} cropped faces..."):
-        ms = run_reconstruct_speed(faces, batch_size, (mesh_format,), repeats, device=device)
-    t = Table(title=f"l2r reconstruct --no-detect on {faces} cropped faces, batch {batch_size}")
+        ms = run_reconstruct_speed(
+            faces, batch_size, (mesh_format,), repeats, device=device, maps=maps
+        )
+    what = "" if maps else " --no-maps"
+    t = Table(
+        title=f"l2r reconstruct --no-detect{what} on {faces} cropped faces, batch {batch_size}"
+    )
     for col in ("step", "ms / face"):
         t.add_column(col)
     for key in ("read", "predict", "write", "total", "forward"):
         t.add_row(key, f"{ms[key]:.2f}")
     console.print(t)
     info(f"forward / total = {ms['forward_share']:.2f} (the pipeline's share of the forward pass)")
-    return {"faces": faces, "batch_size": batch_size, "mesh_format": mesh_format, **ms}
+    return {
+        "faces": faces,
+        "batch_size": batch_size,
+        "mesh_format": mesh_format,
+        "maps": maps,
+        **ms,
+    }
 
 
 def _proxy_speed(g, batch_size, image_size, nf, repeats, num_workers, data) -> dict:

@@ -137,6 +137,13 @@ def _formats(value: str) -> tuple[str, ...]:
     help="Drop face detections with a lower dlib HOG score.",
 )
 @click.option(
+    "--maps/--no-maps",
+    default=True,
+    show_default=True,
+    help="Write the maps (PNGs, depth.npy, canonical.npz) besides meshes and meta.json; "
+    "render-views needs them.",
+)
+@click.option(
     "--detector",
     default="hog:1",
     show_default=True,
@@ -156,6 +163,7 @@ def reconstruct(
     no_detect,
     texture,
     min_score,
+    maps,
     detector,
 ) -> None:
     """3D faces from photos: meshes, depth, albedo, normal and shading maps per face.
@@ -217,7 +225,7 @@ def reconstruct(
             for face in res:
                 d = dirs[Path(src)] / f"face{face.index}"
                 try:
-                    face.save(d, fmts, mesh_path, face.crop.meta.get("photo_size"))
+                    face.save(d, fmts, mesh_path, face.crop.meta.get("photo_size"), maps)
                 except OSError as exc:
                     raise L2RError(f"cannot write {d}: {exc.strerror or exc}") from None
                 faces += 1

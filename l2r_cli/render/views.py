@@ -43,7 +43,10 @@ def load_canonical(result_dir: str | Path) -> CanonicalFace:
     if not d.is_dir():
         raise L2RError(f"{d}: no such result folder")
     if not f.is_file():
-        raise L2RError(f"{d}: not an l2r reconstruct result (no canonical.npz in it)")
+        raise L2RError(
+            f"{d}: not an l2r reconstruct result (no canonical.npz in it; "
+            "reconstruct --no-maps leaves it out)"
+        )
     try:
         with np.load(f) as z:
             face = CanonicalFace(

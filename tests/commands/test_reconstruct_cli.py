@@ -104,6 +104,19 @@ def test_detector_choice_reaches_meta(l2r, photos, tmp_path):
     assert not (tmp_path / "astronaut" / "face1").exists()
 
 
+def test_no_maps_writes_meshes_and_meta_only(l2r, photos, tmp_path):
+    res = l2r("--device", "cpu", "reconstruct", photos / "cropped112.jpg", "--no-detect",
+              "--no-maps", "--format", "ply,obj", "--out", tmp_path)  # fmt: skip
+    assert res.code == 0, res.err
+    face = tmp_path / "cropped112" / "face0"
+    names = sorted(p.name for p in face.iterdir())
+    assert "mesh.ply" in names and "mesh.obj" in names and "meta.json" in names
+    assert not [n for n in names if n.endswith((".npy", ".npz")) or n.startswith("depth")]
+    assert sorted(json.loads((face / "meta.json").read_text())["files"]) == names
+    res = l2r("--device", "cpu", "render-views", face)  # needs the maps: a one-line error
+    assert res.code == 2 and "--no-maps" in res.err and "Traceback" not in res.err
+
+
 def test_huge_and_tiny_photos(l2r, tmp_path):
     Image.new("L", (11000, 10000)).save(tmp_path / "huge.png")
     Image.new("RGB", (2, 2)).save(tmp_path / "tiny.png")
