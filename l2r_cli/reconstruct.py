@@ -55,8 +55,9 @@ class FaceResult:
     x right, y down, z into the picture; the outward normal in x right, y up, z towards you
     is ``n * (-1, 1, 1)``),
     albedo / shading / recon: the albedo and the Lambertian shading warped into the view and the
-    shaded reconstruction, in [0, 1]. canon_points (S, S, 3): the canonical surface in camera
-    space; canon_albedo (S, S, 3) in [0, 1]; view (6,): pitch, yaw, roll (radians) and
+    shaded reconstruction, in [0, 1] (albedo and shading None from a Reconstructor made with
+    ``maps=False``, which skips that re-render). canon_points (S, S, 3): the canonical surface
+    in camera space; canon_albedo (S, S, 3) in [0, 1]; view (6,): pitch, yaw, roll (radians) and
     translation; light (5,): ambient, diffuse, unit direction.
     """
 
@@ -66,8 +67,8 @@ class FaceResult:
     depth: np.ndarray
     mask: np.ndarray
     normal: np.ndarray
-    albedo: np.ndarray
-    shading: np.ndarray
+    albedo: np.ndarray | None
+    shading: np.ndarray | None
     recon: np.ndarray
     canon_points: np.ndarray
     canon_albedo: np.ndarray
@@ -167,6 +168,8 @@ class FaceResult:
             Image.fromarray(arr).save(out / name)
             files.append(out / name)
 
+        if maps and (self.albedo is None or self.shading is None):
+            raise L2RError("this result was made without maps (Reconstructor(maps=False))")
         if maps:
             lo, hi = self.depth_range
             near = np.clip((hi - self.depth) / (hi - lo), 0, 1) * self.mask
@@ -250,7 +253,9 @@ class Reconstructor:
     None or ``"bundled"`` = the bundled weights. detect: find and align faces with dlib (else
     each photo is one already-cropped face). largest: keep only the largest face of each photo.
     min_score: dlib HOG score below which detections are dropped. detector: a spec of
-    :func:`l2r_cli.detectors.make_detector` (docs/detection.md). texture: 'albedo' (the
+    :func:`l2r_cli.detectors.make_detector` (docs/detection.md). maps: False skips the
+    re-render of albedo and shading into the view that only the maps use (results then save
+    with ``maps=False`` only). texture: 'albedo' (the
     model's) or 'photo' (the input photo projected onto the surface,
     :mod:`l2r_cli.render.texture`, at ``texture_size`` pixels) for the meshes.
     """
@@ -266,6 +271,7 @@ class Reconstructor:
         detector: str = "hog:1",
         texture: str = "albedo",
         texture_size: int = 256,
+        maps: bool = True,
     ) -> None:
         from l2r_cli.device import resolve_device
         from l2r_cli.predictor import load_predictor, renderer_of
@@ -290,6 +296,7 @@ class Reconstructor:
         }
         self.detector = FaceDetector(min_score, detector) if detect else None
         self.largest = largest
+        self.maps = maps
         self.batch_size = max(1, int(batch_size))
         if texture not in ("albedo", "photo"):
             raise L2RError(f"texture must be 'albedo' or 'photo', got {texture!r}")
@@ -325,13 +332,15 @@ class Reconstructor:
         if points is None:
             points = depth_to_points(out["canon_depth"], r.K)
         light = out["light"]
-        n = normals_from_points(points)
-        shading = light[:, 0, None, None] + light[:, 1, None, None] * (
-            (n * light[:, None, None, 2:5]).sum(-1).clamp(min=0)
-        )
         albedo = (out["canon_albedo"] + 1) / 2
-        stack = torch.cat([albedo, shading[:, None]], 1)
-        warped = r.render_points(stack, points, out["view"]).image
+        warped = None
+        if self.maps:
+            n = normals_from_points(points)
+            shading = light[:, 0, None, None] + light[:, 1, None, None] * (
+                (n * light[:, None, None, 2:5]).sum(-1).clamp(min=0)
+            )
+            stack = torch.cat([albedo, shading[:, None]], 1)
+            warped = r.render_points(stack, points, out["view"]).image
         mask = out["mask"]
         recon = (out["recon_image"] + 1) / 2
         results = []
@@ -344,8 +353,10 @@ class Reconstructor:
                     depth=_np(out["depth"][k]),
                     mask=_np(mask[k]),
                     normal=_np(out["normal"][k]),
-                    albedo=_np(warped[k, :3].permute(1, 2, 0)).clip(0, 1),
-                    shading=_np(warped[k, 3]),
+                    albedo=None
+                    if warped is None
+                    else _np(warped[k, :3].permute(1, 2, 0)).clip(0, 1),
+                    shading=None if warped is None else _np(warped[k, 3]),
                     recon=_np(recon[k].permute(1, 2, 0)).clip(0, 1),
                     canon_points=_np(points[k]),
                     canon_albedo=_np(albedo[k].permute(1, 2, 0)).clip(0, 1),

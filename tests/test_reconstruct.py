@@ -113,3 +113,18 @@ def test_read_photo_failures_are_one_line(tmp_path, content, message):
         p.write_bytes(content)
     with pytest.raises(L2RError, match=message):
         read_photo(p)
+
+
+def test_without_maps_the_same_geometry_and_meshes_only(tmp_path, astronaut):
+    """maps=False skips the view re-render only: depth, canonical surface and mesh agree with
+    the full path; saving maps from such a result is a one-line error."""
+    (lean,) = Reconstructor(device="cpu", maps=False).reconstruct(data.astronaut())
+    assert lean.albedo is None and lean.shading is None
+    np.testing.assert_array_equal(lean.depth, astronaut.depth)
+    np.testing.assert_array_equal(lean.canon_points, astronaut.canon_points)
+    files = lean.save(tmp_path / "lean", formats=("ply",), maps=False)
+    assert sorted(p.name for p in files) == ["mesh.ply", "meta.json"]
+    full = astronaut.save(tmp_path / "full", formats=("ply",), maps=False)
+    assert (full[0].read_bytes() == files[0].read_bytes()) and full[0].name == "mesh.ply"
+    with pytest.raises(L2RError, match="without maps"):
+        lean.save(tmp_path / "bad")

@@ -49,7 +49,7 @@ def run_reconstruct_speed(
     forward / total (the pipeline's share of the model's throughput)."""
     from l2r_cli.reconstruct import Reconstructor, read_photo
 
-    rec = Reconstructor(ckpt, device, detect=False, batch_size=batch_size)
+    rec = Reconstructor(ckpt, device, detect=False, batch_size=batch_size, maps=maps)
     s = rec.image_size
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

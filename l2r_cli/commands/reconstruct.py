@@ -208,7 +208,7 @@ def reconstruct(
         raise L2RError(f"cannot create {out_dir}: {exc.strerror}") from None
     rec = Reconstructor(
         ckpt, g.device, detect=not no_detect, largest=largest, min_score=min_score,
-        batch_size=batch_size, texture=texture, detector=detector,
+        batch_size=batch_size, texture=texture, detector=detector, maps=maps,
     )  # fmt: skip
     failed = len(problems)
     faces = done = 0
