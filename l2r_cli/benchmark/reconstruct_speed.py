@@ -1,15 +1,17 @@
-"""Time per face of `l2r reconstruct` on a folder of already-cropped faces, split into its steps,
-against the model's pure forward pass at the same batch size (``l2r benchmark speed --case
-reconstruct``; issue "Small, blurred faces in real photos", deliverable 3).
+"""Time of `l2r reconstruct` split into its steps, against the model's pure forward pass at the
+same batch size (``l2r benchmark speed --case reconstruct``; issue "Small, blurred faces in
+real photos", deliverable 3).
 
-Steps, each summed over the folder and divided by the number of faces: ``read`` (decode the
-file, take it as the crop: ``--no-detect``), ``predict`` (:meth:`Reconstructor.predict_crops`,
-batches of ``batch_size``: the forward pass plus the canonical surface, shading and re-render
-the outputs need), ``write`` (:meth:`FaceResult.save`: maps, canonical.npz, meta.json and the
-meshes of ``formats``; with ``maps=False`` only the meshes and meta.json), after one face
-through every step as a warm-up (the first mesh write imports open3d, ~0.8 s). ``forward`` is
-the predictor's ``predict`` alone on one batch (median of ``repeats``, after one warm-up), per
-face.
+Steps, each summed over the run and divided by the number of faces (generated crops, no
+detection) or of photos (``--photos``: real photos, detection on): ``read`` (decode the file),
+``crop`` (detect, 68 landmarks and align; with no detection the whole image is the crop),
+``predict`` (:meth:`Reconstructor.predict_crops` in batches of ``batch_size``: the forward
+pass plus the canonical surface, and with maps the shading and re-render they need),
+``write`` (:meth:`FaceResult.save`: maps, canonical.npz, meta.json and the meshes of
+``formats``; with ``maps=False`` only the meshes and meta.json). The first photo with a face
+goes through every step first, untimed (the first mesh write imports open3d, ~0.8 s).
+``forward`` is the predictor's ``predict`` alone on one batch (median of ``repeats``, after
+one warm-up), per face.
 """
 
 from __future__ import annotations
@@ -44,34 +46,54 @@ def run_reconstruct_speed(
     ckpt: str | None = None,
     device: torch.device | str = "cpu",
     maps: bool = True,
-) -> dict[str, float]:
-    """-> milliseconds per face of read, predict, write, their total and the pure forward, and
-    forward / total (the pipeline's share of the model's throughput)."""
+    photos: list[Path] | None = None,
+    detector: str = "hog:1",
+) -> dict:
+    """-> milliseconds per unit of read, crop, predict, write, their total and the pure forward
+    per face, and forward per face / total per face (the pipeline's share of the model's
+    throughput). Without ``photos``: ``faces`` generated crops, no detection, per face. With
+    ``photos``: those files, faces found by ``detector`` and aligned (the crop step), per photo,
+    in batches of ``batch_size`` photos."""
     from l2r_cli.reconstruct import Reconstructor, read_photo
 
-    rec = Reconstructor(ckpt, device, detect=False, batch_size=batch_size, maps=maps)
-    s = rec.image_size
+    detect = photos is not None
+    rec = Reconstructor(
+        ckpt, device, detect=detect, batch_size=batch_size, maps=maps, detector=detector
+    )
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        paths = _write_crops(root, faces, s)
-        # warm-up: one face through every step, so one-time costs (importing the mesh writer,
-        # allocator growth) stay out of the per-face times
-        for r in rec.predict_crops(rec.crops(read_photo(paths[0]))):
-            r.save(root / "warmup", formats=formats, maps=maps)
-        t = {"read": 0.0, "predict": 0.0, "write": 0.0}
-        for start in range(0, faces, batch_size):
+        paths = list(photos) if detect else _write_crops(root, faces, rec.image_size)
+        # warm-up: the first photo with a face through every step, so one-time costs (importing
+        # the mesh writer, allocator growth) stay out of the times
+        for path in paths:
+            warm = rec.predict_crops(rec.crops(read_photo(path)))
+            for r in warm:
+                r.save(root / "warmup", formats=formats, maps=maps)
+            if warm:
+                break
+        t = {"read": 0.0, "crop": 0.0, "predict": 0.0, "write": 0.0}
+        n_faces, sample = 0, None
+        for start in range(0, len(paths), batch_size):
             t0 = time.perf_counter()
-            crops = [c for p in paths[start : start + batch_size] for c in rec.crops(read_photo(p))]
+            images = [read_photo(p) for p in paths[start : start + batch_size]]
             t1 = time.perf_counter()
-            results = rec.predict_crops(crops)
+            crops = [c for img in images for c in rec.crops(img)]
             t2 = time.perf_counter()
-            for k, r in enumerate(results):
-                r.save(root / "out" / f"{start + k:04d}", formats=formats, maps=maps)
+            results = rec.predict_crops(crops)
             t3 = time.perf_counter()
-            t["read"] += t1 - t0
-            t["predict"] += t2 - t1
-            t["write"] += t3 - t2
-        x = torch.from_numpy(np.stack([c.image for c in crops[:1]] * batch_size))
+            for k, r in enumerate(results):
+                r.save(root / "out" / f"{n_faces + k:04d}", formats=formats, maps=maps)
+            t4 = time.perf_counter()
+            n_faces += len(crops)
+            if crops and sample is None:
+                sample = crops[0].image
+            for key, dt in zip(t, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
+                t[key] += dt
+        if n_faces == 0:
+            from l2r_cli.errors import L2RError
+
+            raise L2RError("no face found in the photos: nothing to time")
+        x = torch.from_numpy(np.stack([sample] * batch_size))
         x = x.to(rec.device).permute(0, 3, 1, 2).float() / 127.5 - 1
         with torch.no_grad():
             rec.predictor.predict(x)
@@ -82,8 +104,12 @@ def run_reconstruct_speed(
                 if rec.device.type == "cuda":
                     torch.cuda.synchronize()
                 times.append(time.perf_counter() - t0)
-    out = {k: v / faces * 1000 for k, v in t.items()}
+    units = len(paths)
+    out: dict = {k: v / units * 1000 for k, v in t.items()}
     out["total"] = sum(out.values())
+    out["unit"] = "photo" if detect else "face"
+    out["units"] = units
+    out["faces"] = n_faces
     out["forward"] = float(np.median(times)) / batch_size * 1000
-    out["forward_share"] = out["forward"] / out["total"]
+    out["forward_share"] = out["forward"] / (out["total"] * units / n_faces)
     return out

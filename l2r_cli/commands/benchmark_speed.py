@@ -62,6 +62,19 @@ def _parse_workers(ctx: click.Context, param: click.Parameter, value: str) -> tu
     show_default=True,
     help="reconstruct case: write the maps too (as reconstruct --maps), or meshes only.",
 )
+@click.option(
+    "--photos",
+    type=click.Path(exists=True, file_okay=False),
+    default=None,
+    help="reconstruct case: time these photos (detection on, per photo) instead of crops.",
+)
+@click.option(
+    "--detector",
+    default="hog:1",
+    show_default=True,
+    metavar="SPEC",
+    help="reconstruct case with --photos: the face detector (as reconstruct --detector).",
+)
 @batch_size_option("proxy case: images per training step.", default=16, show_default=True)
 @size_option(
     "proxy case: input resolution of the proxy.",
@@ -138,6 +151,8 @@ def speed(
     faces,
     mesh_format,
     maps,
+    photos,
+    detector,
     batch_size,
     size,
     nf,
@@ -169,7 +184,7 @@ def speed(
         payload.update(_proxy_speed(g, batch_size, size, nf, repeats, workers, data))
     if case in ("reconstruct", "all"):
         payload["reconstruct"] = _reconstruct_speed(
-            g, faces, batch_size, mesh_format, repeats, maps
+            g, faces, batch_size, mesh_format, repeats, maps, photos, detector
         )
     if json_out:
         _write_json(json_out, payload)
@@ -252,35 +267,38 @@ def _degrade_speed(images: int, size: int, fmt: str, workers: tuple[int, ...], r
     }
 
 
-def _reconstruct_speed(
-    g, faces: int, batch_size: int, mesh_format: str, repeats: int, maps: bool
-) -> dict:
+def _reconstruct_speed(g, faces, batch_size, mesh_format, repeats, maps, photos, detector) -> dict:
     """Run and print the reconstruct case; returns its JSON payload."""
     from l2r_cli.benchmark.reconstruct_speed import run_reconstruct_speed
+    from l2r_cli.commands.reconstruct import expand_inputs
     from l2r_cli.device import resolve_device
+    from l2r_cli.errors import L2RError
 
+    paths = None
+    if photos is not None:
+        paths, _ = expand_inputs((photos,))
+        if not paths:
+            raise L2RError(f"{photos}: no images in it")
     device = resolve_device(g.device)
-    with err_console.status(f"reconstruct case: {faces} cropped faces..."):
+    what = f"{len(paths)} photos" if paths else f"{faces} cropped faces"
+    with err_console.status(f"reconstruct case: {what}..."):
         ms = run_reconstruct_speed(
-            faces, batch_size, (mesh_format,), repeats, device=device, maps=maps
-        )
-    what = "" if maps else " --no-maps"
-    t = Table(
-        title=f"l2r reconstruct --no-detect{what} on {faces} cropped faces, batch {batch_size}"
-    )
-    for col in ("step", "ms / face"):
+            faces, batch_size, (mesh_format,), repeats, device=device, maps=maps,
+            photos=paths, detector=detector,
+        )  # fmt: skip
+    flags = ("" if paths else " --no-detect") + ("" if maps else " --no-maps")
+    t = Table(title=f"l2r reconstruct{flags} on {what}, batch {batch_size}")
+    for col in ("step", f"ms / {ms['unit']}"):
         t.add_column(col)
-    for key in ("read", "predict", "write", "total", "forward"):
+    for key in ("read", "crop", "predict", "write", "total"):
         t.add_row(key, f"{ms[key]:.2f}")
+    t.add_row("forward (per face)", f"{ms['forward']:.2f}")
     console.print(t)
-    info(f"forward / total = {ms['forward_share']:.2f} (the pipeline's share of the forward pass)")
-    return {
-        "faces": faces,
-        "batch_size": batch_size,
-        "mesh_format": mesh_format,
-        "maps": maps,
-        **ms,
-    }
+    info(
+        f"{ms['faces']} face(s); forward / total per face = {ms['forward_share']:.2f} "
+        "(the pipeline's share of the forward pass)"
+    )
+    return {"batch_size": batch_size, "mesh_format": mesh_format, "maps": maps, **ms}
 
 
 def _proxy_speed(g, batch_size, image_size, nf, repeats, num_workers, data) -> dict:
