@@ -12,6 +12,7 @@ from l2r_cli.commands.benchmark import _json_option, _write_json
 from l2r_cli.commands.options import (
     batch_size_option,
     data_option,
+    detector_option,
     renamed,
     size_option,
     workers_option,
@@ -68,14 +69,12 @@ def _parse_workers(ctx: click.Context, param: click.Parameter, value: str) -> tu
     default=None,
     help="reconstruct case: time these photos (detection on, per photo) instead of crops.",
 )
-@click.option(
-    "--detector",
-    default="hog:1",
+@detector_option("reconstruct case with --photos: the face detector (as reconstruct --detector).")
+@batch_size_option(
+    "proxy case: images per training step; reconstruct case: per forward pass.",
+    default=16,
     show_default=True,
-    metavar="SPEC",
-    help="reconstruct case with --photos: the face detector (as reconstruct --detector).",
 )
-@batch_size_option("proxy case: images per training step.", default=16, show_default=True)
 @size_option(
     "proxy case: input resolution of the proxy.",
     default="64",

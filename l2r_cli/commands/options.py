@@ -42,6 +42,11 @@ def data_option(help: str, required: bool = True, **kw: Any) -> Callable[[F], F]
     return click.option("-d", "--data", required=required, metavar="DIR", help=help, **kw)
 
 
+def detector_option(help: str) -> Callable[[F], F]:
+    """``--detector SPEC``: a face detector of :mod:`l2r_cli.detectors` (default ``hog:1``)."""
+    return click.option("--detector", default="hog:1", show_default=True, metavar="SPEC", help=help)
+
+
 def workers_option(help: str, dest: str = "workers", **kw: Any) -> Callable[[F], F]:
     """``-j/--workers N``: worker processes."""
     return click.option(

@@ -15,6 +15,7 @@ import click
 from l2r_cli.commands.options import (
     BUNDLED,
     batch_size_option,
+    detector_option,
     out_option,
     renamed,
     resolve_ckpt,
@@ -143,13 +144,8 @@ def _formats(value: str) -> tuple[str, ...]:
     help="Write the maps (PNGs, depth.npy, canonical.npz) besides meshes and meta.json; "
     "render-views needs them.",
 )
-@click.option(
-    "--detector",
-    default="hog:1",
-    show_default=True,
-    metavar="SPEC",
-    help="Face detector: hog[:N], cnn[:N] (N upsamplings), mediapipe, or A+B (docs/detection.md).",
-)
+@detector_option("Face detector: hog[:N], cnn[:N] (N upsamplings), mediapipe, or A+B "
+                 "(docs/detection.md).")  # fmt: skip
 @click.pass_obj
 def reconstruct(
     g,
