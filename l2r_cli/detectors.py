@@ -51,6 +51,19 @@ def models_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "models"
 
 
+def shrink(photo: np.ndarray, factor: float, resample: str = "box") -> np.ndarray:
+    """photo (H, W, 3) uint8 resized by ``factor`` < 1 (each side rounded, at least 1 px) with
+    Pillow's ``resample`` filter ('box': area average, 'bilinear'); as it is for factor >= 1."""
+    if factor >= 1.0:
+        return photo
+    from PIL import Image
+
+    h, w = photo.shape[:2]
+    size = (max(1, round(w * factor)), max(1, round(h * factor)))
+    filt = {"box": Image.BOX, "bilinear": Image.BILINEAR}[resample]
+    return np.asarray(Image.fromarray(photo).resize(size, filt))
+
+
 def import_dlib():
     """dlib, or a one-line error naming the package to install."""
     try:

@@ -32,7 +32,7 @@ import numpy as np
 from scipy.ndimage import map_coordinates
 
 from l2r_cli.data.face_template import param_mean
-from l2r_cli.detectors import models_dir
+from l2r_cli.detectors import models_dir, shrink
 from l2r_cli.errors import L2RError
 
 #: Eye centres at (+-EYE_U, EYE_V) and the mouth line at (0, MOUTH_V) in crop (u, v) units.
@@ -188,12 +188,7 @@ class FaceDetector:
         dlib = self._dlib
         h, w = photo.shape[:2]
         factor = min(1.0, DETECT_MAX_SIDE / max(h, w))
-        small = photo
-        if factor < 1.0:
-            from PIL import Image
-
-            size = (max(1, round(w * factor)), max(1, round(h * factor)))
-            small = np.asarray(Image.fromarray(photo).resize(size, Image.BILINEAR))
+        small = shrink(photo, factor, "bilinear")
         found = []
         for d in self._detector(np.ascontiguousarray(small)):
             x0, y0, x1, y1 = d.box  # x1, y1 exclusive; dlib's rectangles are inclusive

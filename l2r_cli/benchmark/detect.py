@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from l2r_cli.detectors import Detection
+from l2r_cli.detectors import Detection, shrink
 from l2r_cli.errors import L2RError
 
 LABELS = "labels.json"
@@ -167,9 +167,9 @@ def lowres_version(photos: list[LabelledPhoto], cfg: LowResConfig) -> list[Label
     for p, s in zip(photos, scales, strict=True):
         s = default if s is None else s
         h, w = p.image.shape[:2]
-        size = (max(1, round(w * s)), max(1, round(h * s)))
-        img = Image.fromarray(p.image).resize(size, Image.BOX)
-        img = img.filter(ImageFilter.GaussianBlur(rng.uniform(*cfg.blur_range)))
+        shrunk = shrink(p.image, s)
+        size = (shrunk.shape[1], shrunk.shape[0])
+        img = Image.fromarray(shrunk).filter(ImageFilter.GaussianBlur(rng.uniform(*cfg.blur_range)))
         buf = io.BytesIO()
         img.save(
             buf, format="JPEG", quality=int(rng.integers(cfg.jpeg_range[0], cfg.jpeg_range[1] + 1))
@@ -205,11 +205,8 @@ def detect_capped(detector, image: np.ndarray, max_side: int) -> list[Detection]
     f = max_side / max(h, w) if max_side else 1.0
     if f >= 1.0:
         return detector(image)
-    from PIL import Image
-
-    size = (max(1, round(w * f)), max(1, round(h * f)))
-    small = np.asarray(Image.fromarray(image).resize(size, Image.BOX))
-    sx, sy = w / size[0], h / size[1]
+    small = shrink(image, f)
+    sx, sy = w / small.shape[1], h / small.shape[0]
     return [
         Detection((d.box[0] * sx, d.box[1] * sy, d.box[2] * sx, d.box[3] * sy), d.score)
         for d in detector(small)
