@@ -2,6 +2,9 @@
 TRUE view (and with its relief scaled) and score it like `l2r benchmark bfm` (docs/MEASUREMENTS.md).
 
     python examples/analysis/shape_at_true_pose.py CKPT DATA
+
+`l2r benchmark bfm --diagnose` now reports its first split for every checkpoint ("SIDE shape
+only", and "SIDE pose only" the other way round); this script adds the relief rescalings.
 """
 
 import sys
