@@ -37,6 +37,7 @@ from l2r_cli.fileio import file_sha256
 from l2r_cli.models.arn import ARN, ArnConfig
 from l2r_cli.models.grn import GRN, GrnConfig, GrnOutput, refine_surface
 from l2r_cli.models.proxy import Proxy, ProxyFactors, ProxyRender, render_canonical
+from l2r_cli.models.stylegan2 import Generator
 from l2r_cli.models.stylegan2_io import load_stylegan2
 from l2r_cli.render import Light, Renderer, normals_from_depth, shade
 from l2r_cli.render.shading import normals_from_points
@@ -46,6 +47,11 @@ from l2r_cli.render.shading import normals_from_points
 MODEL_KINDS = model_kinds()
 
 _GEN = "arn.generator."
+
+#: Config key of a self-contained file written by ``l2r export-weights`` from a 'grn' or
+#: 'mutual' run (docs/weights.md): the architectures and every net's weights are in the file,
+#: the proxy too unless it is the bundled one (then named by its SHA-256).
+EXPORT_KEY = "export"
 
 
 def check_source(path: str, want: str, what: str, owner: str = "ARN") -> None:
@@ -334,6 +340,8 @@ def load_grn(
     checked) -> (config, model in eval mode). ``ckpt``: the file's contents when the caller has
     already loaded it (kind checked)."""
     ckpt = ckpt or load_checkpoint(path, expect_kind="grn")
+    if is_export(ckpt):
+        return from_dict(GrnRunConfig, run_config(ckpt)), load_exported(path, device, ckpt)
     cfg = from_dict(GrnRunConfig, ckpt["config"])
     src = cfg.sources
     require_source(path, src.arn, src.arn_sha256, "ARN", owner="GRN")
@@ -351,6 +359,8 @@ def load_mutual(
     from -> (config, model in eval mode with the mutually trained weights). ``ckpt``: the
     file's contents when the caller has already loaded it (kind checked)."""
     ckpt = ckpt or load_checkpoint(path, expect_kind="mutual")
+    if is_export(ckpt):
+        return from_dict(MutualRunConfig, run_config(ckpt)), load_exported(path, device, ckpt)
     cfg = from_dict(MutualRunConfig, ckpt["config"])
     require_source(path, cfg.sources.grn, cfg.sources.grn_sha256, "GRN", owner="mutual run")
     _, model = load_grn(cfg.sources.grn, device)
@@ -363,6 +373,55 @@ def load_mutual(
     _load_state(light, models.get("light", {}), path, "light net")
     model.view_net, model.light_net = view.to(device), light.to(device)
     return cfg, model.eval()
+
+
+def is_export(ckpt: dict[str, Any]) -> bool:
+    """True for a file written by ``l2r export-weights`` from a 'grn' or 'mutual' run."""
+    return isinstance(ckpt.get("config"), dict) and EXPORT_KEY in ckpt["config"]
+
+
+def run_config(ckpt: dict[str, Any]) -> dict[str, Any]:
+    """The run config of a checkpoint without the export record."""
+    return {k: v for k, v in ckpt["config"].items() if k != EXPORT_KEY}
+
+
+def load_exported(
+    path: str | Path, device: torch.device | str, ckpt: dict[str, Any]
+) -> RefinedModel:
+    """The :class:`RefinedModel` of an exported 'grn' or 'mutual' file (in eval mode): nets
+    built from the architectures it records and loaded from its own weights (float16 cast
+    back to float32); the proxy is the bundled one (its SHA-256 checked) or the file's own."""
+    e, models = ckpt["config"][EXPORT_KEY], ckpt["models"]
+    try:
+        src = e["proxy"]
+        if src.get("bundled"):
+            from l2r_cli.weights import default_weights
+
+            proxy_file = default_weights()
+            if file_sha256(proxy_file) != src["sha256"]:
+                raise L2RError(
+                    f"{path} was exported for other bundled proxy weights than this install's "
+                    f"({proxy_file}); re-export it with this l2r"
+                )
+            proxy = load_frozen_proxy(proxy_file, device)
+        else:
+            own = {"config": {"model": src["model"]}, "models": {"proxy": models["proxy"]}}
+            proxy = load_frozen_proxy(path, device, own)
+        acfg = from_dict(ArnConfig, e["arn"], prefix="export.arn.")
+        arn = ARN(acfg, Generator(acfg.generator)) if acfg.use_prior else ARN(acfg)
+        grn = GRN(from_dict(GrnConfig, e["grn"], prefix="export.grn."))
+    except (KeyError, TypeError) as exc:
+        raise L2RError(f"{path}: incomplete export record ({exc})") from None
+    _load_state(arn, models.get("arn", {}), path, "ARN weights")
+    _load_state(grn, models.get("grn", {}), path, "GRN weights")
+    model = RefinedModel(proxy=proxy, arn=arn.to(device), grn=grn.to(device))
+    if "view" in models:
+        view = copy.deepcopy(proxy.net_view)
+        light = copy.deepcopy(proxy.net_light)
+        _load_state(view, models["view"], path, "view net")
+        _load_state(light, models.get("light", {}), path, "light net")
+        model.view_net, model.light_net = view.to(device), light.to(device)
+    return model.eval()
 
 
 def load_refined(

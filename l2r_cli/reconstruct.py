@@ -246,18 +246,44 @@ def _np(t: Tensor) -> np.ndarray:
     return t.detach().float().cpu().numpy()
 
 
+#: ``Reconstructor(model=...)`` / ``l2r reconstruct --model``: which path runs
+#: (docs/reconstruct.md).
+MODEL_CHOICES = ("auto", "proxy", "l2r")
+
+
+@dataclass
+class Route:
+    """One path a face can take: ``name`` 'proxy' or 'l2r', its predictor, the renderer its
+    outputs are in and the record of its weights for meta.json."""
+
+    name: str
+    predictor: object
+    renderer: object
+    info: dict
+
+
+def crop_side_px(crop: Crop) -> float:
+    """Side of a crop's frame in photo pixels (the crop's S pixels span this many)."""
+    scale = float(np.sqrt(abs(np.linalg.det(crop.matrix[:, :2]))))
+    return scale * (crop.image.shape[0] - 1) + 1
+
+
 class Reconstructor:
     """Photos -> :class:`FaceResult` per face.
 
     ckpt: an l2r geometry checkpoint (proxy, arn, grn or mutual; a file or run directory);
-    None or ``"bundled"`` = the bundled weights. detect: find and align faces with dlib (else
-    each photo is one already-cropped face). largest: keep only the largest face of each photo.
-    min_score: dlib HOG score below which detections are dropped. detector: a spec of
-    :func:`l2r_cli.detectors.make_detector` (docs/detection.md). maps: False skips the
-    re-render of albedo and shading into the view that only the maps use (results then save
-    with ``maps=False`` only). texture: 'albedo' (the
-    model's) or 'photo' (the input photo projected onto the surface,
-    :mod:`l2r_cli.render.texture`, at ``texture_size`` pixels) for the meshes.
+    None or ``"bundled"`` = the bundled weights (the proxy and the L2R weights). model: 'auto'
+    runs the L2R path (proxy + ARN + GRN, paper sec. 4) on faces whose crop frame spans fewer
+    photo pixels than the L2R model's input (a small, upsampled face) and the proxy alone on
+    the others; 'proxy' or 'l2r' run that path on every face; None runs the checkpoint's own
+    model (the benchmarks). meta.json's ``model`` says which path ran and why. detect: find
+    and align faces with dlib (else each photo is one already-cropped face). largest: keep only
+    the largest face of each photo. min_score: dlib HOG score below which detections are
+    dropped. detector: a spec of :func:`l2r_cli.detectors.make_detector` (docs/detection.md).
+    maps: False skips the re-render of albedo and shading into the view that only the maps use
+    (results then save with ``maps=False`` only). texture: 'albedo' (the model's) or 'photo'
+    (the input photo projected onto the surface, :mod:`l2r_cli.render.texture`, at
+    ``texture_size`` pixels) for the meshes.
     """
 
     def __init__(
@@ -272,28 +298,15 @@ class Reconstructor:
         texture: str = "albedo",
         texture_size: int = 256,
         maps: bool = True,
+        model: str | None = "auto",
     ) -> None:
         from l2r_cli.device import resolve_device
-        from l2r_cli.predictor import load_predictor, renderer_of
-        from l2r_cli.weights import DEFAULT_WEIGHTS, default_weights, sha256
 
+        if model is not None and model not in MODEL_CHOICES:
+            raise L2RError(f"model must be one of {', '.join(MODEL_CHOICES)}, got {model!r}")
         self.device = device if isinstance(device, torch.device) else resolve_device(device)
-        bundled = ckpt is None or str(ckpt) == "bundled"
-        path = default_weights() if bundled else Path(ckpt)
-        self.predictor = load_predictor(path, self.device)
-        self.renderer = renderer_of(self.predictor, self.device)
-        file = path
-        if path.is_dir():
-            from l2r_cli.engine.checkpoint import resolve_checkpoint_path
-
-            file = resolve_checkpoint_path(path)
-        self.model_info = {
-            "path": str(file),
-            "bundled": bundled or file.resolve() == DEFAULT_WEIGHTS.resolve(),
-            "kind": self.predictor.kind,
-            "sha256": sha256(file),
-            "image_size": self.predictor.image_size,
-        }
+        self.mode = model
+        self.routes = self._routes(ckpt, model)
         self.detector = FaceDetector(min_score, detector) if detect else None
         self.largest = largest
         self.maps = maps
@@ -302,10 +315,88 @@ class Reconstructor:
             raise L2RError(f"texture must be 'albedo' or 'photo', got {texture!r}")
         self.texture_size = texture_size if texture == "photo" else 0
 
+    def _routes(self, ckpt: str | Path | None, model: str | None) -> dict[str, Route]:
+        from l2r_cli.predictor import ProxyPredictor, RefinedPredictor, load_predictor
+        from l2r_cli.weights import default_l2r_weights, default_weights
+
+        bundled = ckpt is None or str(ckpt) == "bundled"
+        if bundled:
+            paths = {}
+            if model != "l2r":
+                paths["proxy"] = default_weights()
+            if model in ("auto", "l2r"):
+                paths["l2r"] = default_l2r_weights()
+            return {k: self._route(k, load_predictor(p, self.device), p) for k, p in paths.items()}
+        path = Path(ckpt)
+        pred = load_predictor(path, self.device)
+        if not isinstance(pred, RefinedPredictor):
+            if model == "l2r":
+                raise L2RError(
+                    f"--model l2r needs a 'grn' or 'mutual' checkpoint (or the bundled weights); "
+                    f"{path} is a '{pred.kind}' checkpoint"
+                )
+            return {"proxy": self._route("proxy", pred, path)}
+        routes = {}
+        if model in ("auto", "proxy"):
+            own = ProxyPredictor(str(path), pred.model.proxy, "proxy")
+            routes["proxy"] = self._route("proxy", own, path, of=pred.kind)
+        if model != "proxy":
+            routes["l2r"] = self._route("l2r", pred, path)
+        return routes
+
+    def _route(self, name: str, pred, path: Path, of: str = "") -> Route:
+        from l2r_cli.engine.checkpoint import resolve_checkpoint_path
+        from l2r_cli.predictor import renderer_of
+        from l2r_cli.weights import DEFAULT_L2R_WEIGHTS, DEFAULT_WEIGHTS, sha256
+
+        file = resolve_checkpoint_path(path)
+        shipped = {DEFAULT_WEIGHTS.resolve(), DEFAULT_L2R_WEIGHTS.resolve()}
+        info = {
+            "path": str(file),
+            "bundled": file.resolve() in shipped,
+            "kind": pred.kind,
+            "sha256": sha256(file),
+            "image_size": pred.image_size,
+        }
+        if of:
+            info["proxy_of"] = of
+        return Route(name, pred, renderer_of(pred, self.device), info)
+
+    @property
+    def predictor(self):
+        """The predictor of the only path, or the proxy's when 'auto' has two."""
+        return (self.routes.get("proxy") or self.routes["l2r"]).predictor
+
+    @property
+    def renderer(self):
+        """The renderer of :attr:`predictor`."""
+        return (self.routes.get("proxy") or self.routes["l2r"]).renderer
+
     @property
     def image_size(self) -> int:
-        """Crop size the model takes."""
-        return self.predictor.image_size
+        """Crop size: the largest input of the paths (a path with a smaller input gets the
+        crop resized)."""
+        return max(r.predictor.image_size for r in self.routes.values())
+
+    def route_of(self, crop: Crop) -> tuple[str, str]:
+        """(path name, why) for one crop: the rule of ``model`` (class docstring)."""
+        side = crop_side_px(crop)
+        if len(self.routes) == 1:
+            name = next(iter(self.routes))
+            if self.mode is None:
+                return name, "the checkpoint's own model"
+            if self.mode == "auto":
+                return name, "--model auto: the checkpoint has no L2R stages (GRN)"
+            return name, f"--model {self.mode}"
+        need = self.routes["l2r"].predictor.image_size
+        if side < need:
+            return "l2r", (
+                f"--model auto: face crop spans {side:.0f} photo px, fewer than the L2R "
+                f"model's {need} px input"
+            )
+        return "proxy", (
+            f"--model auto: face crop spans {side:.0f} photo px, at least the {need} px input"
+        )
 
     def crops(self, photo: np.ndarray) -> list[Crop]:
         """Aligned crops of the faces in photo (H, W, 3) uint8 (empty: no face)."""
@@ -313,21 +404,36 @@ class Reconstructor:
 
     @torch.no_grad()
     def predict_crops(self, crops: Sequence[Crop], source: str = "") -> list[FaceResult]:
-        """Run the model on aligned crops, ``batch_size`` at a time."""
-        results = []
-        for start in range(0, len(crops), self.batch_size):
-            chunk = crops[start : start + self.batch_size]
-            results += self._predict_batch(chunk, source, start)
-        return results
+        """Run each crop's path (:meth:`route_of`) on aligned crops, ``batch_size`` at a time;
+        results in the order of ``crops``."""
+        chosen = [self.route_of(c) for c in crops]
+        results: list[FaceResult | None] = [None] * len(crops)
+        for name, route in self.routes.items():
+            idx = [i for i, (n, _) in enumerate(chosen) if n == name]
+            for start in range(0, len(idx), self.batch_size):
+                chunk = idx[start : start + self.batch_size]
+                why = [chosen[i][1] for i in chunk]
+                done = self._predict_batch(route, [crops[i] for i in chunk], why, source)
+                for i, res in zip(chunk, done, strict=True):
+                    res.index = i
+                    results[i] = res
+        return results  # type: ignore[return-value]
 
-    def _predict_batch(self, crops: Sequence[Crop], source: str, first: int) -> list[FaceResult]:
+    def _predict_batch(
+        self, route: Route, crops: Sequence[Crop], why: Sequence[str], source: str
+    ) -> list[FaceResult]:
+        import torch.nn.functional as F
+
         from l2r_cli.render.camera import depth_to_points
         from l2r_cli.render.shading import normals_from_points
 
         x = torch.from_numpy(np.stack([c.image for c in crops])).to(self.device)
         x = x.permute(0, 3, 1, 2).float() / 127.5 - 1
-        out = self.predictor.predict(x)
-        r = self.renderer
+        size = route.predictor.image_size
+        if x.shape[-1] != size:
+            x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True)
+        out = route.predictor.predict(x)
+        r = route.renderer
         points = out.get("canon_points")
         if points is None:
             points = depth_to_points(out["canon_depth"], r.K)
@@ -348,7 +454,7 @@ class Reconstructor:
             results.append(
                 face := FaceResult(
                     source=source,
-                    index=first + k,
+                    index=k,
                     crop=c,
                     depth=_np(out["depth"][k]),
                     mask=_np(mask[k]),
@@ -364,7 +470,12 @@ class Reconstructor:
                     light=_np(light[k]),
                     fov=float(r.fov),
                     depth_range=(float(r.min_depth), float(r.max_depth)),
-                    model=self.model_info,
+                    model={
+                        **route.info,
+                        "ran": route.name,
+                        "why": why[k],
+                        "face_px": round(crop_side_px(c), 1),
+                    },
                 )
             )
             if c.hires is not None:

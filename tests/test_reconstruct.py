@@ -13,7 +13,7 @@ from skimage import data
 from l2r_cli import Reconstructor
 from l2r_cli.errors import L2RError
 from l2r_cli.reconstruct import read_photo
-from l2r_cli.weights import DEFAULT_WEIGHTS
+from l2r_cli.weights import DEFAULT_L2R_WEIGHTS, DEFAULT_WEIGHTS
 
 
 @pytest.fixture(scope="module")
@@ -28,9 +28,24 @@ def astronaut(rec):
     return faces[0]
 
 
-def test_bundled_weights_are_small_and_used_by_default(rec):
+def test_bundled_weights_fit_the_budget_and_auto_picks_the_path_by_face_size(rec, astronaut):
     assert DEFAULT_WEIGHTS.stat().st_size <= 15_000_000
-    assert rec.model_info["bundled"] and rec.model_info["kind"] == "proxy"
+    assert DEFAULT_WEIGHTS.stat().st_size + DEFAULT_L2R_WEIGHTS.stat().st_size <= 40_000_000
+    m = astronaut.model
+    assert m["bundled"] and m["kind"] == "proxy" and m["ran"] == "proxy"
+    assert m["why"].startswith("--model auto: face crop spans") and m["face_px"] > 64
+    # the same face shrunk to 24 px (its crop frame): the L2R path, on the bundled proxy
+    x0, y0, x1, y1 = (int(round(v)) for v in astronaut.crop.box)
+    tiny = np.asarray(
+        Image.fromarray(data.astronaut()[y0:y1, x0:x1]).resize((24, 24), Image.LANCZOS)
+    )
+    (small,) = Reconstructor(device="cpu", detect=False).reconstruct(tiny)
+    assert small.model["ran"] == "l2r" and small.model["bundled"] and small.model["face_px"] == 24
+    assert small.model["kind"] in ("grn", "mutual")
+    assert small.depth.shape == (64, 64) and np.isfinite(small.canon_points).all()
+    (alone,) = Reconstructor(device="cpu", detect=False, model="proxy").reconstruct(tiny)
+    assert alone.model["ran"] == "proxy" and alone.model["why"] == "--model proxy"
+    assert not np.allclose(small.depth, alone.depth)
 
 
 def test_astronaut_turned_turns_the_predicted_yaw(rec):

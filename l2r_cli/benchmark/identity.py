@@ -183,7 +183,7 @@ def evaluate_identity(
         raise L2RError(f"{data}: no split '{split}' (has {', '.join(info.splits)})")
     if input_field == "lq" and "lq" not in info.splits[split].fields:
         raise L2RError(f"{data}: dataset has no degraded 'lq' images (use --input image)")
-    rec = Reconstructor(ckpt, device, detect=False, batch_size=batch_size)
+    rec = Reconstructor(ckpt, device, detect=False, batch_size=batch_size, model=None)
     s = rec.image_size
     fields = ("image", "lq") if input_field == "lq" else ("image",)
     ds = L2RDataset(data, split, fields=fields, image_size=RENDER_SIZE)

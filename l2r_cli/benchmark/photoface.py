@@ -475,7 +475,9 @@ def evaluate_photoface(
     from l2r_cli.metrics import normal_accuracy
     from l2r_cli.reconstruct import Reconstructor
 
-    rec = Reconstructor(ckpt, device or torch.device("cpu"), detect=False, batch_size=batch_size)
+    rec = Reconstructor(
+        ckpt, device or torch.device("cpu"), detect=False, batch_size=batch_size, model=None
+    )
     s = rec.image_size
     data = prepared
     if data is None or data.size != s:

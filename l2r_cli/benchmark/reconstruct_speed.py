@@ -48,18 +48,21 @@ def run_reconstruct_speed(
     maps: bool = True,
     photos: list[Path] | None = None,
     detector: str = "hog:1",
+    model: str | None = None,
 ) -> dict:
     """-> milliseconds per unit of read, crop, predict, write, their total and the pure forward
     per face, and forward per face / total per face (the pipeline's share of the model's
     throughput). Without ``photos``: ``faces`` generated crops, no detection, per face. With
     ``photos``: those files, faces found by ``detector`` and aligned (the crop step), per photo,
-    in batches of ``batch_size`` photos."""
+    in batches of ``batch_size`` photos. ``model``: as :class:`Reconstructor`'s (None: the
+    checkpoint's own model); the pure forward is timed on the proxy's path when 'auto' has two."""
     from l2r_cli.reconstruct import Reconstructor, read_photo
 
     detect = photos is not None
     rec = Reconstructor(
-        ckpt, device, detect=detect, batch_size=batch_size, maps=maps, detector=detector
-    )
+        ckpt, device, detect=detect, batch_size=batch_size, maps=maps, detector=detector,
+        model=model,
+    )  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         paths = list(photos) if detect else _write_crops(root, faces, rec.image_size)

@@ -116,7 +116,9 @@ def evaluate_3dfaw(
     from l2r_cli.reconstruct import Reconstructor, read_photo
 
     samples = load_3dfaw(root, split)
-    rec = Reconstructor(ckpt, device or torch.device("cpu"), detect=False, batch_size=batch_size)
+    rec = Reconstructor(
+        ckpt, device or torch.device("cpu"), detect=False, batch_size=batch_size, model=None
+    )
     s = rec.image_size
     crops = []
     for smp in samples:

@@ -18,7 +18,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from l2r_cli.commands.options import is_bundled, resolve_ckpt
+from l2r_cli.commands.options import BUNDLED, BUNDLED_L2R
 from l2r_cli.console import console
 from l2r_cli.errors import L2RError
 
@@ -64,8 +64,8 @@ def describe(path: Path | str) -> dict:
     (whose loader explains what is wrong)."""
     from l2r_cli.data.dataset import describe_dataset
 
-    if is_bundled(str(path)) and not Path(path).exists():
-        return describe_bundled()
+    if str(path) in (BUNDLED, BUNDLED_L2R) and not Path(path).exists():
+        return describe_bundled(str(path))
     path = Path(path)
     if not path.exists():
         raise L2RError(f"no such file or directory: {path}")
@@ -114,10 +114,13 @@ def _with_times(d: dict) -> dict:
     return d
 
 
-def describe_bundled() -> dict:
-    """The bundled weights, described as any checkpoint but with no paths of the machine they
-    were built on (every path reduced to its file name)."""
-    d = _describe_file(Path(resolve_ckpt(None)))
+def describe_bundled(which: str = BUNDLED) -> dict:
+    """The bundled weights (``bundled``: the proxy, ``bundled-l2r``: the L2R weights),
+    described as any checkpoint but with no paths of the machine they were built on (every
+    path reduced to its file name)."""
+    from l2r_cli.engine.checkpoint import resolve_checkpoint_path
+
+    d = _describe_file(resolve_checkpoint_path(which))
     out = _strip_paths(d)
     out["path"] = f"bundled ({Path(d['path']).name})"
     return out

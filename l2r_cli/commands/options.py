@@ -47,6 +47,14 @@ def detector_option(help: str) -> Callable[[F], F]:
     return click.option("--detector", default="hog:1", show_default=True, metavar="SPEC", help=help)
 
 
+def model_option(help: str) -> Callable[[F], F]:
+    """``--model auto|proxy|l2r``: which path reconstructs a face (docs/reconstruct.md)."""
+    return click.option(
+        "--model", type=click.Choice(["auto", "proxy", "l2r"]), default="auto",
+        show_default=True, help=help,
+    )  # fmt: skip
+
+
 def workers_option(help: str, dest: str = "workers", **kw: Any) -> Callable[[F], F]:
     """``-j/--workers N``: worker processes."""
     return click.option(
@@ -93,6 +101,8 @@ def input_option(help: str | None = None, **kw: Any) -> Callable[[F], F]:
 
 
 BUNDLED = "bundled"
+#: The word for the bundled L2R weights (l2r_cli/weights.py, ``DEFAULT_L2R_WEIGHTS``).
+BUNDLED_L2R = "bundled-l2r"
 """The word that names the bundled weights wherever a checkpoint is taken."""
 
 

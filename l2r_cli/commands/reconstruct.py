@@ -16,6 +16,7 @@ from l2r_cli.commands.options import (
     BUNDLED,
     batch_size_option,
     detector_option,
+    model_option,
     out_option,
     renamed,
     resolve_ckpt,
@@ -117,8 +118,11 @@ def _formats(value: str) -> tuple[str, ...]:
     default=BUNDLED,
     show_default=True,
     metavar="CKPT",
-    help="Checkpoint file, run folder, or 'bundled' (the bundled weights).",
+    help="Checkpoint file, run folder, or 'bundled' (the bundled proxy and L2R weights).",
 )
+@model_option("auto: the L2R path (proxy + ARN + GRN) for a face whose crop spans fewer photo "
+              "pixels than the model's input, the proxy alone otherwise; proxy or l2r: that "
+              "path for every face. meta.json says which ran and why.")  # fmt: skip
 @batch_size_option("Faces per forward pass (does not change the results).", default=16,
                    show_default=True)  # fmt: skip
 @click.option("--largest", is_flag=True, help="Only the largest face of each photo.")
@@ -154,6 +158,7 @@ def reconstruct(
     mesh_path,
     formats,
     ckpt,
+    model,
     batch_size,
     largest,
     no_detect,
@@ -204,7 +209,7 @@ def reconstruct(
         raise L2RError(f"cannot create {out_dir}: {exc.strerror}") from None
     rec = Reconstructor(
         ckpt, g.device, detect=not no_detect, largest=largest, min_score=min_score,
-        batch_size=batch_size, texture=texture, detector=detector, maps=maps,
+        batch_size=batch_size, texture=texture, detector=detector, maps=maps, model=model,
     )  # fmt: skip
     failed = len(problems)
     faces = done = 0

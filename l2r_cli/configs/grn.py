@@ -9,6 +9,7 @@ from click import FloatRange, IntRange
 from l2r_cli.config import TrainConfig
 from l2r_cli.configs.arn import ArnOptimConfig, degraded_train
 from l2r_cli.engine.registry import CliOption, StageSpec, register_stage
+from l2r_cli.errors import L2RError
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,15 @@ class GrnLossConfig:
     """Weight the photometric loss by the frozen proxy's confidence (False = plain L1)."""
     beta: float = 0.1
     """beta of eqn. (7): weight of the Laplacian smoothness of the displacement map."""
+    lam_depth_sup: float = 0.0
+    """Weight of a supervised L1 between the refined face's depth rendered into the view and
+    the dataset's ``depth`` (the true depth in the true view), in units of 0.01 (not in the
+    paper; docs/deviations.md). Needs data with exact depth (``l2r synth`` through ``l2r
+    degrade``); 0 = off, as in the paper."""
+
+    def __post_init__(self) -> None:
+        if not self.lam_depth_sup >= 0:
+            raise L2RError(f"loss.lam_depth_sup must be >= 0, got {self.lam_depth_sup}")
 
 
 @dataclass(frozen=True)

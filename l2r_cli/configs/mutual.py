@@ -10,6 +10,7 @@ from click import Choice, FloatRange
 from l2r_cli.config import TrainConfig
 from l2r_cli.configs.arn import ArnOptimConfig
 from l2r_cli.engine.registry import CliOption, StageSpec, register_stage
+from l2r_cli.errors import L2RError
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,13 @@ class MutualLossConfig:
     cross-view loss": no discriminator step either)."""
     beta: float = 0.1
     """beta of eqn. (7): weight of the Laplacian smoothness of the displacement map."""
+    lam_depth_sup: float = 0.0
+    """As the GRN's (``[loss] lam_depth_sup``): supervised depth in the view, here also
+    training the view net; 0 = off, as in the paper."""
+
+    def __post_init__(self) -> None:
+        if not self.lam_depth_sup >= 0:
+            raise L2RError(f"loss.lam_depth_sup must be >= 0, got {self.lam_depth_sup}")
 
 
 @dataclass(frozen=True)

@@ -243,13 +243,14 @@ def copy_checkpoint(src: str | Path, dst: str | Path) -> None:
 
 
 def resolve_checkpoint_path(path: str | Path) -> Path:
-    """A checkpoint file, a run directory meaning its ``checkpoints/last.pt``, or the word
-    ``bundled`` meaning the weights shipped with l2r (unless a file of that name exists)."""
+    """A checkpoint file, a run directory meaning its ``checkpoints/last.pt``, or the words
+    ``bundled`` (the proxy shipped with l2r) and ``bundled-l2r`` (the L2R weights shipped with
+    it), unless a file of that name exists."""
     p = Path(path)
-    if str(path) == "bundled" and not p.exists():
-        from l2r_cli.weights import default_weights
+    if str(path) in ("bundled", "bundled-l2r") and not p.exists():
+        from l2r_cli.weights import default_l2r_weights, default_weights
 
-        return default_weights()
+        return default_weights() if str(path) == "bundled" else default_l2r_weights()
     if not p.exists():
         raise L2RError(f"checkpoint not found: {p}")
     if p.is_dir():
@@ -365,6 +366,15 @@ def describe_checkpoint(path: str | Path) -> dict[str, Any]:
         for part in key.split("."):
             node = node.get(part, "") if isinstance(node, dict) else ""
         sources[key.rsplit(".", 1)[-1]] = node
+    export = config.get("export") if isinstance(config, dict) else None
+    if isinstance(export, dict):  # l2r export-weights of a grn/mutual run: nothing else is read
+        proxy = export.get("proxy", {})
+        sources = {
+            "exported_from": export.get("exported_from", {}).get("path", ""),
+            "proxy": f"bundled (sha256 {str(proxy.get('sha256', ''))[:16]})"
+            if proxy.get("bundled")
+            else "in this file",
+        }
     return {
         "path": str(p),
         "kind": ckpt["kind"],

@@ -24,6 +24,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from l2r_cli.errors import L2RError
+
 if TYPE_CHECKING:
     from torch.utils.data import Dataset
 
@@ -196,6 +198,19 @@ class DegradedStage(Stage):
         """The stage, then the train split's 'image' and 'lq' at its output size."""
         from l2r_cli.data.dataset import L2RDataset
 
+        extra = cls.extra_fields(cfg)
+        missing = [f for f in extra if f not in info.splits["train"].fields]
+        if missing:
+            raise L2RError(
+                f"{data}: loss.lam_depth_sup needs the field(s) {', '.join(missing)} (l2r synth "
+                "data through l2r degrade has them)"
+            )
         stage = cls(cfg, device)
-        dataset = L2RDataset(data, "train", fields=("image", "lq"), image_size=stage.out_size)
+        fields = ("image", "lq", *extra)
+        dataset = L2RDataset(data, "train", fields=fields, image_size=stage.out_size)
         return stage, dataset
+
+    @classmethod
+    def extra_fields(cls, cfg: Any) -> tuple[str, ...]:
+        """Dataset fields the stage reads besides 'image' and 'lq' (none here)."""
+        return ()

@@ -46,7 +46,7 @@ from l2r_cli.models.grn import GRN, GrnOutput, laplacian_smoothness
 from l2r_cli.models.proxy import ProxyFactors
 from l2r_cli.render import Light
 from l2r_cli.stages.base import DegradedStage
-from l2r_cli.stages.proxy import make_adam, network_input
+from l2r_cli.stages.proxy import SURROUND_MARGIN, make_adam, network_input
 from l2r_cli.viz import depth_tile, grid, normal_tile, to_uint8
 
 
@@ -82,6 +82,28 @@ def photometric_terms(
     return l1 + lam_flip * l1f, {"l1": l1.item(), "l1_flip": l1f.item()}
 
 
+def view_depth_terms(
+    recon_depth: Tensor, gt_depth: Tensor, far: float
+) -> tuple[Tensor, dict[str, float]]:
+    """Supervised depth in the view (``loss.lam_depth_sup``, not in the paper): recon_depth,
+    gt_depth (B, O, O). On the true face (gt_depth below its per-image maximum, the background,
+    eroded by a pixel) the L1 of recon_depth against gt_depth; on the background, rendered
+    depth nearer than ``far`` costs by how much (a hinge, as the proxy's supervision); each in
+    units of 0.01, the term the mean of the two parts' per-image means. -> (scalar, logs)."""
+    from l2r_cli.metrics import erode
+
+    gt_max = gt_depth.flatten(1).amax(1).view(-1, 1, 1)
+    face_px = (gt_depth < gt_max).float()
+    m = erode(face_px)
+
+    def mean_over(x: Tensor, w: Tensor) -> Tensor:
+        return (x * w).flatten(1).sum(1) / w.flatten(1).sum(1).clamp(min=1)
+
+    face = mean_over((recon_depth - gt_depth).abs(), m).mean() * 100
+    rest = mean_over((far - recon_depth).clamp(min=0), 1 - face_px).mean() * 100
+    return (face + rest) / 2, {"depth_sup": face.item(), "depth_sup_off": rest.item()}
+
+
 def resolve_grn_sources(cfg: GrnRunConfig) -> GrnRunConfig:
     """Resolve the ARN path (a run directory -> its last.pt), check its kind, hash it."""
     if not cfg.sources.arn:
@@ -115,6 +137,11 @@ class GrnStage(DegradedStage):
             self.grn.parameters(), o.lr, (o.beta1, o.beta2), o.weight_decay, device
         )
 
+    @classmethod
+    def extra_fields(cls, cfg) -> tuple[str, ...]:
+        """'depth' when the supervised depth term is on."""
+        return ("depth",) if cfg.loss.lam_depth_sup > 0 else ()
+
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """The one Adam over the GRN."""
         return {"grn": self._opt}
@@ -145,7 +172,14 @@ class GrnStage(DegradedStage):
         f = self.proxy.factors(lq_s)
         normal_o, depth_o = proxy_conditioning(self.proxy, f, self.out_size)
         sigma = upsample_factors(f, self.out_size)[1] if self.cfg.loss.use_sigma else None
+        gt_depth = None
+        if self.cfg.loss.lam_depth_sup > 0 and "depth" in batch:
+            gt_depth = batch["depth"]
+            if gt_depth.shape[-1] != self.out_size:
+                o = (self.out_size, self.out_size)
+                gt_depth = F.interpolate(gt_depth[:, None], size=o, mode="nearest")[:, 0]
         return {
+            "gt_depth": gt_depth,
             "lq_s": lq_s,
             "lq_o": lq_o,
             "gt": gt_image(batch, self.out_size),
@@ -178,7 +212,15 @@ class GrnStage(DegradedStage):
         loss, logs = photometric_terms(r, x["gt"], x["sigma"], self.cfg.loss.lam_flip)
         lap = laplacian_smoothness(g.displacement)
         loss = loss + self.cfg.loss.beta * lap
-        logs.update(laplacian=lap.item(), loss=loss.item())
+        logs["laplacian"] = lap.item()
+        if x.get("gt_depth") is not None:
+            c = self.proxy.cfg
+            far = c.max_depth - SURROUND_MARGIN * (c.max_depth - c.min_depth)
+            b = x["gt"].shape[0]
+            sup, sup_logs = view_depth_terms(r.recon_depth[:b], x["gt_depth"], far)
+            loss = loss + self.cfg.loss.lam_depth_sup * sup
+            logs.update(sup_logs)
+        logs["loss"] = loss.item()
         return loss, logs, albedo, g
 
     def validate(self, batch: dict[str, Tensor]) -> dict[str, float]:

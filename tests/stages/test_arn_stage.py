@@ -22,22 +22,28 @@ TINY_ARN = ["--nf", "8", "--zdim", "16", "--mapping-layers", "2", "--output-size
 
 
 def make_lq_dataset(
-    root: Path, n_train: int = 8, n_test: int = 4, size: int = 32, variants: int = 2
+    root: Path,
+    n_train: int = 8,
+    n_test: int = 4,
+    size: int = 32,
+    variants: int = 2,
+    depth: bool = True,
 ) -> Path:
-    """Tiny GT images (size) with K degraded variants at size / 4 and GT depth."""
+    """Tiny GT images (size) with K degraded variants at size / 4 and GT depth (unless not
+    ``depth``)."""
     rng = np.random.default_rng(0)
     ys, xs = np.meshgrid(np.linspace(-1, 1, size), np.linspace(-1, 1, size), indexing="ij")
     r2 = xs**2 + ys**2
     h = size // 4
-    fields = {
-        "depth": FieldSpec((size, size), "float32"),
-        "lq": FieldSpec((variants, h, h, 3), "uint8"),
-    }
+    fields = {"lq": FieldSpec((variants, h, h, 3), "uint8")}
+    if depth:
+        fields["depth"] = FieldSpec((size, size), "float32")
+    with_depth = depth
     with DatasetWriter(root, image_size=size, fields=fields, source={"generator": "test"}) as w:
         for split, n in (("train", n_train), ("test", n_test)):
             for _ in range(n):
-                depth = np.where(r2 < 0.6, 1.05 - 0.05 * np.exp(-r2 * 3), 1.1).astype(np.float32)
-                shade = np.clip(1.2 - (depth - 0.95) * 6, 0, 1)
+                d = np.where(r2 < 0.6, 1.05 - 0.05 * np.exp(-r2 * 3), 1.1).astype(np.float32)
+                shade = np.clip(1.2 - (d - 0.95) * 6, 0, 1)
                 img = (shade[..., None] * rng.uniform(0.4, 1.0, 3) * 255).astype(np.uint8)
                 small = img.reshape(h, 4, h, 4, 3).mean((1, 3))
                 lq = (
@@ -45,7 +51,10 @@ def make_lq_dataset(
                     .round()
                     .astype(np.uint8)
                 )
-                w.append(split, {"image": img, "depth": depth, "lq": lq})
+                item = {"image": img, "lq": lq}
+                if with_depth:
+                    item["depth"] = d
+                w.append(split, item)
     return root
 
 

@@ -204,3 +204,41 @@ def test_reconstruct_and_render_views_with_a_grn_checkpoint(l2r, tmp_path, grn_i
     r = l2r("render-views", face, "--size", "32", "--yaw", "-30,30", "--turntable", "none")
     assert r.code == 0, r.err
     assert (face / "views.png").is_file()
+
+
+def test_view_depth_terms_known_answers():
+    from l2r_cli.stages.grn import view_depth_terms
+
+    gt = torch.full((2, 12, 12), 1.1)
+    gt[:, 3:9, 3:9] = 1.0  # a face on the background (the per-image maximum)
+    loss, logs = view_depth_terms(gt.clone(), gt, far=1.08)
+    assert loss.item() == 0 and logs["depth_sup"] == 0  # the true depth scores 0
+    nearer = gt.clone()
+    nearer[:, 3:9, 3:9] -= 0.02  # 2 units of 0.01 on the (eroded) face
+    assert view_depth_terms(nearer, gt, far=1.08)[1]["depth_sup"] == pytest.approx(2.0)
+    surround = gt.clone()
+    surround[:, :2] = 1.05  # the surroundings rise 3 units in front of the far margin
+    _, logs = view_depth_terms(surround, gt, far=1.08)
+    assert logs["depth_sup"] == 0 and logs["depth_sup_off"] > 0
+    flat = torch.full_like(gt, 1.05)  # a plane scores on both parts
+    assert view_depth_terms(flat, gt, far=1.08)[0] > view_depth_terms(nearer, gt, far=1.08)[0]
+
+
+def test_supervised_grn_and_mutual_train_and_log_the_depth_term(l2r, tmp_path, grn_inputs):
+    import json
+
+    cfg = tmp_path / "sup.toml"
+    cfg.write_text("[loss]\nlam_depth_sup = 1.0\n")
+    r = l2r("train-grn", "--data", grn_inputs["data"], "--arn", grn_inputs["arn"], *TINY_GRN,
+            "--max-steps", "2", "--out", tmp_path / "g", "--config", cfg)  # fmt: skip
+    assert r.code == 0, r.err
+    logs = [json.loads(x) for x in (tmp_path / "g" / "log.jsonl").read_text().splitlines()]
+    assert any("depth_sup" in x.get("losses", {}) for x in logs)
+    r = l2r("train-mutual", "--data", grn_inputs["data"], "--grn", tmp_path / "g", *TINY,
+            "--max-steps", "1", "--out", tmp_path / "m", "--config", cfg)  # fmt: skip
+    assert r.code == 0, r.err
+    # data without exact depth: one line before any training
+    bad = make_lq_dataset(tmp_path / "nodepth", depth=False)
+    r = l2r("train-grn", "--data", bad, "--arn", grn_inputs["arn"], *TINY_GRN,
+            "--max-steps", "1", "--out", tmp_path / "g2", "--config", cfg)  # fmt: skip
+    assert r.code == 2 and "lam_depth_sup needs the field(s) depth" in r.err
