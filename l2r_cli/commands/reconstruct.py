@@ -353,15 +353,19 @@ def render_views(
 @click.argument("dst", type=click.Path(path_type=Path, dir_okay=False), metavar="OUT")
 @click.option("--float32", "full", is_flag=True, help="Keep float32 (default: float16).")
 def export_weights(src, dst, full) -> None:
-    """Inference-only copy of a proxy checkpoint (how the bundled weights are made).
+    """Inference-only copy of a checkpoint (how the bundled weights are made).
 
-    CKPT: a proxy checkpoint file, run folder, or 'bundled'. Drops optimizer and RNG state
-    and the confidence net (used only in training) and stores float16 tensors unless
-    --float32.
+    CKPT: a proxy, grn or mutual checkpoint file, run folder, or 'bundled'. Drops optimizer
+    and RNG state (and the proxy's confidence net, the mutual run's discriminator: used only in
+    training) and stores float16 tensors unless --float32. A grn or mutual run becomes one
+    self-contained file: its ARN (with the StyleGAN2 generator), GRN, view and light nets and
+    their architectures; its proxy too, unless that is the bundled one (then named by its
+    SHA-256). See docs/weights.md.
 
     \b
     Example:
       l2r export-weights runs/proxy l2r_cli/weights/proxy_synth64.pt
+      l2r export-weights runs/mutual l2r_cli/weights/l2r_synth64.pt
     """
     from l2r_cli.weights import export_weights as export
 

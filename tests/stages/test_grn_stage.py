@@ -190,7 +190,8 @@ def test_reconstruct_and_render_views_with_a_grn_checkpoint(l2r, tmp_path, grn_i
     from PIL import Image
 
     photo = tmp_path / "face.png"
-    Image.fromarray((np.random.default_rng(0).random((40, 40, 3)) * 255).astype(np.uint8)).save(
+    # 24 px: smaller than the model's 32 px input, so --model auto takes the refined path
+    Image.fromarray((np.random.default_rng(0).random((24, 24, 3)) * 255).astype(np.uint8)).save(
         photo
     )
     out = tmp_path / "rec"
@@ -200,6 +201,7 @@ def test_reconstruct_and_render_views_with_a_grn_checkpoint(l2r, tmp_path, grn_i
     face = out / "face" / "face0"
     meta = json.loads((face / "meta.json").read_text())
     assert meta["model"]["kind"] == "grn" and meta["crop"]["size"] == 32
+    assert meta["model"]["ran"] == "l2r" and meta["model"]["face_px"] == 24
     assert len(o3d.io.read_triangle_mesh(str(face / "mesh.ply")).triangles) > 0
     r = l2r("render-views", face, "--size", "32", "--yaw", "-30,30", "--turntable", "none")
     assert r.code == 0, r.err
