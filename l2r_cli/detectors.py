@@ -51,6 +51,11 @@ def models_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "models"
 
 
+#: The detector of ``l2r reconstruct`` and ``Reconstructor`` (docs/detection.md: best recall at
+#: low resolution among the detectors that install with l2r, under a second per photo).
+DEFAULT_DETECTOR = "hog:2"
+
+
 def shrink(photo: np.ndarray, factor: float, resample: str = "box") -> np.ndarray:
     """photo (H, W, 3) uint8 resized by ``factor`` < 1 (each side rounded, at least 1 px) with
     Pillow's ``resample`` filter ('box': area average, 'bilinear'); as it is for factor >= 1."""

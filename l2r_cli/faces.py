@@ -55,6 +55,10 @@ LM_EYE_OUTER = (36, 45)
 #: Detection runs on a copy whose longer side is at most this (landmarks on the full photo).
 DETECT_MAX_SIDE = 1600
 
+#: Faces whose detection box is narrower than this get their landmarks on an upsampled copy
+#: of the region around the box (``FaceDetector(upsample_landmarks=True)``).
+LANDMARK_MIN_PX = 100
+
 
 @dataclass
 class Crop:
@@ -169,7 +173,9 @@ class FaceDetector:
     detectors keep their own thresholds.
     """
 
-    def __init__(self, min_score: float = 0.3, detector: str = "hog:1") -> None:
+    def __init__(
+        self, min_score: float = 0.3, detector: str = "hog:1", upsample_landmarks: bool = False
+    ) -> None:
         from l2r_cli.detectors import import_dlib, make_detector
 
         dlib = import_dlib()
@@ -180,17 +186,57 @@ class FaceDetector:
         self._detector = make_detector(detector, hog_min_score=min_score)
         self._predictor = dlib.shape_predictor(str(model))
         self.min_score = min_score
-        base = "dlib-hog" if detector == "hog:1" else self._detector.name
+        self.upsample_landmarks = upsample_landmarks
+        self.seconds = {"detect": 0.0, "landmarks": 0.0}
+        """Time spent so far in :meth:`detect`: the detector (with the shrink of large photos)
+        and the landmark predictor (``l2r benchmark speed --case reconstruct``)."""
+        base = "dlib-hog" if detector == "hog:1" else self._detector.name  # the old default's name
         self.name = f"{base}+shape_predictor_68"
+
+    def landmarks(self, photo: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+        """(68, 2) photo pixels for the face in ``box`` (x0, y0, x1, y1 inclusive). With
+        ``upsample_landmarks`` a box narrower than LANDMARK_MIN_PX is predicted on the region
+        around it (twice the box, clipped to the photo) enlarged bicubically so that the box is
+        LANDMARK_MIN_PX wide, and mapped back."""
+        dlib = self._dlib
+        x0, y0, x1, y1 = box
+        w = x1 - x0 + 1
+        if not self.upsample_landmarks or w >= LANDMARK_MIN_PX:
+            shape = self._predictor(photo, dlib.rectangle(x0, y0, x1, y1))
+            return np.array([[p.x, p.y] for p in shape.parts()], float)
+        from PIL import Image
+
+        h_img, w_img = photo.shape[:2]
+        pad = w // 2 + 1
+        rx0, ry0 = max(0, x0 - pad), max(0, y0 - pad)
+        rx1, ry1 = min(w_img, x1 + pad + 1), min(h_img, y1 + pad + 1)
+        f = LANDMARK_MIN_PX / w
+        region = photo[ry0:ry1, rx0:rx1]
+        size = (round((rx1 - rx0) * f), round((ry1 - ry0) * f))
+        big = np.asarray(Image.fromarray(region).resize(size, Image.BICUBIC))
+
+        def up(v: float, o: int) -> int:  # a photo pixel centre -> the enlarged copy's
+            return round((v - o + 0.5) * f - 0.5)
+
+        rect = dlib.rectangle(up(x0, rx0), up(y0, ry0), up(x1, rx0), up(y1, ry0))
+        shape = self._predictor(np.ascontiguousarray(big), rect)
+        pts = np.array([[p.x, p.y] for p in shape.parts()], float)
+        return (pts + 0.5) / f - 0.5 + np.array([rx0, ry0], float)
 
     def detect(self, photo: np.ndarray) -> list[tuple[np.ndarray, float]]:
         """photo (H, W, 3) uint8 -> [(landmarks (68, 2) photo pixels, score)], largest first."""
+        import time
+
         dlib = self._dlib
+        t0 = time.perf_counter()
         h, w = photo.shape[:2]
         factor = min(1.0, DETECT_MAX_SIDE / max(h, w))
         small = shrink(photo, factor, "bilinear")
         found = []
-        for d in self._detector(np.ascontiguousarray(small)):
+        dets = self._detector(np.ascontiguousarray(small))
+        self.seconds["detect"] += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        for d in dets:
             x0, y0, x1, y1 = d.box  # x1, y1 exclusive; dlib's rectangles are inclusive
             big = dlib.rectangle(
                 round(x0 / factor),
@@ -198,9 +244,9 @@ class FaceDetector:
                 round((x1 - 1) / factor),
                 round((y1 - 1) / factor),
             )
-            shape = self._predictor(photo, big)
-            lm = np.array([[p.x, p.y] for p in shape.parts()], float)
-            found.append((lm, d.score, big.width() * big.height()))
+            box = (big.left(), big.top(), big.right(), big.bottom())
+            found.append((self.landmarks(photo, box), d.score, big.width() * big.height()))
+        self.seconds["landmarks"] += time.perf_counter() - t0
         found.sort(key=lambda t: -t[2])
         return [(lm, s) for lm, s, _ in found]
 

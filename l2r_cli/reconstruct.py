@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 
 from l2r_cli.data.ingest import DEFAULT_MAX_PIXELS
+from l2r_cli.detectors import DEFAULT_DETECTOR
 from l2r_cli.errors import L2RError
 from l2r_cli.faces import LM_EYE_OUTER, LM_NOSE_TIP, Crop, FaceDetector, crops_of
 
@@ -280,6 +281,9 @@ class Reconstructor:
     and align faces with dlib (else each photo is one already-cropped face). largest: keep only
     the largest face of each photo. min_score: dlib HOG score below which detections are
     dropped. detector: a spec of :func:`l2r_cli.detectors.make_detector` (docs/detection.md).
+    upsample_landmarks: predict the landmarks of a face whose box is under 100 px on an
+    enlarged copy of its region (off: no measured gain, docs/detection.md, "Alignment on small
+    faces").
     maps: False skips the re-render of albedo and shading into the view that only the maps use
     (results then save with ``maps=False`` only). texture: 'albedo' (the model's) or 'photo'
     (the input photo projected onto the surface, :mod:`l2r_cli.render.texture`, at
@@ -294,11 +298,12 @@ class Reconstructor:
         largest: bool = False,
         min_score: float = 0.3,
         batch_size: int = 8,
-        detector: str = "hog:1",
+        detector: str = DEFAULT_DETECTOR,
         texture: str = "albedo",
         texture_size: int = 256,
         maps: bool = True,
         model: str | None = "auto",
+        upsample_landmarks: bool = False,
     ) -> None:
         from l2r_cli.device import resolve_device
 
@@ -307,7 +312,7 @@ class Reconstructor:
         self.device = device if isinstance(device, torch.device) else resolve_device(device)
         self.mode = model
         self.routes = self._routes(ckpt, model)
-        self.detector = FaceDetector(min_score, detector) if detect else None
+        self.detector = FaceDetector(min_score, detector, upsample_landmarks) if detect else None
         self.largest = largest
         self.maps = maps
         self.batch_size = max(1, int(batch_size))

@@ -103,3 +103,29 @@ def test_no_face_in_noise_and_largest_keeps_one(detector):
     two = np.concatenate([photo, photo[::2, ::2].repeat(2, 0).repeat(2, 1)], 1)
     assert len(crops_of(two, 64, detector)) == 2
     assert len(crops_of(two, 64, detector, largest=True)) == 1
+
+
+def test_upsampled_landmarks_map_back_onto_the_face():
+    """Landmarks predicted on the enlarged region of a small face land on the face (a wrong
+    offset or scale in the mapping back puts them tens of pixels off), and a large face is
+    left to the plain predictor."""
+    from PIL import Image
+
+    photo = np.asarray(Image.fromarray(data.astronaut()).resize((1024, 1024), Image.BICUBIC))
+    plain = FaceDetector(detector="hog:1")
+    up = FaceDetector(detector="hog:1", upsample_landmarks=True)
+    ((big_plain, _),) = plain.detect(photo)
+    ((big_up, _),) = up.detect(photo)
+    assert np.array_equal(big_plain, big_up)  # a 180 px box: nothing to enlarge
+    f = 0.15
+    small = np.asarray(Image.fromarray(photo).resize((154, 154), Image.BOX))
+    ref = big_plain * f + (f - 1) / 2  # the full-size landmarks in the small photo's pixels
+    iod = np.linalg.norm(ref[45] - ref[36])
+    plain = FaceDetector(detector="hog:2")  # a 27 px face needs the second upsampling
+    up = FaceDetector(detector="hog:2", upsample_landmarks=True)
+    (lm_up, _), *_ = up.detect(small)
+    (lm_plain, _), *_ = plain.detect(small)
+    err_up = np.linalg.norm(lm_up - ref, axis=1).mean() / iod
+    err_plain = np.linalg.norm(lm_plain - ref, axis=1).mean() / iod
+    assert err_up < 0.15 and err_plain < 0.2, (err_up, err_plain)
+    assert up.seconds["detect"] > 0 and up.seconds["landmarks"] > 0

@@ -30,14 +30,20 @@ def report(name: str, pred: torch.Tensor) -> None:
     pc = pred - (pred * m).sum((1, 2), keepdim=True) / n[:, None, None]
     slope = (gc * pc * m).sum((1, 2)) / (gc * gc * m).sum((1, 2))
     resid = ((pc - slope[:, None, None] * gc).abs() * m).sum((1, 2)) / n
-    print(f"{name}: L1 x100 {l1.mean() * 100:.3f}  slope {slope.mean():.3f}  "
-          f"residual L1 x100 {resid.mean() * 100:.3f}  ({len(pred)} faces)")
+    print(
+        f"{name}: L1 x100 {l1.mean() * 100:.3f}  slope {slope.mean():.3f}  "
+        f"residual L1 x100 {resid.mean() * 100:.3f}  ({len(pred)} faces)"
+    )
 
 
 report("average face", load_template(template_src, data, 64).expand_as(gt))
 for ck in ckpts:
     p = load_predictor(ck, torch.device("cpu"))
     with torch.no_grad():
-        cd = torch.cat([p.predict(b["image"][i : i + 100] * 2 - 1)["canon_depth"]
-                        for i in range(0, len(gt), 100)])
+        cd = torch.cat(
+            [
+                p.predict(b["image"][i : i + 100] * 2 - 1)["canon_depth"]
+                for i in range(0, len(gt), 100)
+            ]
+        )
     report(ck, cd)

@@ -32,8 +32,10 @@ def view_margin(face: Path, meta: dict) -> float:
 
 def main(out: Path) -> None:
     o3d.utility.set_verbosity_level(o3d.utility.VerbosityLevel.Error)
-    print("| photo | face | crop box (px) | yaw (deg) | margin, canonical | margin, view "
-          "| meshes read |")
+    print(
+        "| photo | face | crop box (px) | yaw (deg) | margin, canonical | margin, view "
+        "| meshes read |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- |")
     n = shaped = shaped_view = reads = 0
     for meta_path in sorted(out.glob("*/face*/meta.json")):
@@ -48,12 +50,16 @@ def main(out: Path) -> None:
         )
         box = ", ".join(f"{v:.0f}" for v in meta["crop"]["box"])
         yaw = meta["view"]["yaw_deg"]
-        print(f"| {face.parent.name} | {face.name} | {box} | {yaw:.0f} | {canon:+.4f} "
-              f"| {view:+.4f} | {ok} |")
+        print(
+            f"| {face.parent.name} | {face.name} | {box} | {yaw:.0f} | {canon:+.4f} "
+            f"| {view:+.4f} | {ok} |"
+        )
         n, reads = n + 1, reads + ok
         shaped, shaped_view = shaped + (canon > 0), shaped_view + (view > 0)
-    print(f"\n{n} faces: nose tip nearest in the canonical frame {shaped}/{n}, in the photo's view "
-          f"{shaped_view}/{n}; every mesh read back by open3d {reads}/{n}")
+    print(
+        f"\n{n} faces: nose tip nearest in the canonical frame {shaped}/{n}, in the photo's view "
+        f"{shaped_view}/{n}; every mesh read back by open3d {reads}/{n}"
+    )
 
 
 if __name__ == "__main__":

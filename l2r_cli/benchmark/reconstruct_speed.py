@@ -5,6 +5,8 @@ real photos", deliverable 3).
 Steps, each summed over the run and divided by the number of faces (generated crops, no
 detection) or of photos (``--photos``: real photos, detection on): ``read`` (decode the file),
 ``crop`` (detect, 68 landmarks and align; with no detection the whole image is the crop),
+split with ``--photos`` into ``detect`` (the face detector, on a copy of large photos) and
+``align`` (landmarks and the warp into the crop),
 ``predict`` (:meth:`Reconstructor.predict_crops` in batches of ``batch_size``: the forward
 pass plus the canonical surface, and with maps the shading and re-render they need),
 ``write`` (:meth:`FaceResult.save`: maps, canonical.npz, meta.json and the meshes of
@@ -22,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from l2r_cli.detectors import DEFAULT_DETECTOR
 
 
 def _write_crops(root: Path, n: int, size: int) -> list[Path]:
@@ -47,7 +51,7 @@ def run_reconstruct_speed(
     device: torch.device | str = "cpu",
     maps: bool = True,
     photos: list[Path] | None = None,
-    detector: str = "hog:1",
+    detector: str = DEFAULT_DETECTOR,
     model: str | None = None,
 ) -> dict:
     """-> milliseconds per unit of read, crop, predict, write, their total and the pure forward
@@ -75,13 +79,16 @@ def run_reconstruct_speed(
             if warm:
                 break
         t = {"read": 0.0, "crop": 0.0, "predict": 0.0, "write": 0.0}
-        n_faces, sample = 0, None
+        n_faces, sample, t_detect = 0, None, 0.0
         for start in range(0, len(paths), batch_size):
             t0 = time.perf_counter()
             images = [read_photo(p) for p in paths[start : start + batch_size]]
             t1 = time.perf_counter()
+            before = rec.detector.seconds["detect"] if detect else 0.0
             crops = [c for img in images for c in rec.crops(img)]
             t2 = time.perf_counter()
+            if detect:
+                t_detect += rec.detector.seconds["detect"] - before
             results = rec.predict_crops(crops)
             t3 = time.perf_counter()
             for k, r in enumerate(results):
@@ -110,6 +117,9 @@ def run_reconstruct_speed(
     units = len(paths)
     out: dict = {k: v / units * 1000 for k, v in t.items()}
     out["total"] = sum(out.values())
+    if detect:
+        out["detect"] = t_detect / units * 1000
+        out["align"] = out["crop"] - out["detect"]
     out["unit"] = "photo" if detect else "face"
     out["units"] = units
     out["faces"] = n_faces

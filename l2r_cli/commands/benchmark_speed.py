@@ -289,8 +289,10 @@ def _reconstruct_speed(g, faces, batch_size, mesh_format, repeats, maps, photos,
     t = Table(title=f"l2r reconstruct{flags} on {what}, batch {batch_size}")
     for col in ("step", f"ms / {ms['unit']}"):
         t.add_column(col)
-    for key in ("read", "crop", "predict", "write", "total"):
-        t.add_row(key, f"{ms[key]:.2f}")
+    for key in ("read", "crop", "detect", "align", "predict", "write", "total"):
+        if key in ms:
+            name = f"  {key}" if key in ("detect", "align") else key
+            t.add_row(name, f"{ms[key]:.2f}")
     t.add_row("forward (per face)", f"{ms['forward']:.2f}")
     console.print(t)
     info(

@@ -43,8 +43,13 @@ def data_option(help: str, required: bool = True, **kw: Any) -> Callable[[F], F]
 
 
 def detector_option(help: str) -> Callable[[F], F]:
-    """``--detector SPEC``: a face detector of :mod:`l2r_cli.detectors` (default ``hog:1``)."""
-    return click.option("--detector", default="hog:1", show_default=True, metavar="SPEC", help=help)
+    """``--detector SPEC``: a face detector of :mod:`l2r_cli.detectors` (default
+    :data:`l2r_cli.detectors.DEFAULT_DETECTOR`)."""
+    from l2r_cli.detectors import DEFAULT_DETECTOR
+
+    return click.option(
+        "--detector", default=DEFAULT_DETECTOR, show_default=True, metavar="SPEC", help=help
+    )
 
 
 def model_option(help: str) -> Callable[[F], F]:
