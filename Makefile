@@ -30,6 +30,9 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) '$(TORCH)'
 	$(BIN)/python -m pip install -q -e '.[dev]'
+	# MTCNN's weights (the default face detector, l2r_cli/mtcnn.py): only their files are read;
+	# the package's own pins (numpy<2, torch<2.3) do not fit, hence --no-deps
+	$(BIN)/python -m pip install -q --no-deps 'facenet-pytorch==2.6.0'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -130,7 +130,9 @@ def test_load_labelled_one_line_errors(tmp_path):
 def test_make_detector_specs():
     assert make_detector("hog").name == "hog-up1" and make_detector("hog:2").name == "hog-up2"
     assert make_detector("hog:0+cnn:2").name == "hog-up0+cnn-up2"
-    for bad in ("sift", "hog:x", "hog:9", "mediapipe:2", "hog+", "+cnn"):
+    assert make_detector("mtcnn").name == "mtcnn-12"
+    assert make_detector("mtcnn:20").name == "mtcnn-20"
+    for bad in ("sift", "hog:x", "hog:9", "mediapipe:2", "hog+", "+cnn", "mtcnn:3", "mtcnn:x"):
         with pytest.raises(L2RError):
             make_detector(bad)
 
