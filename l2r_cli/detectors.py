@@ -40,15 +40,25 @@ class Detection:
         return self.box[2] - self.box[0]
 
 
+def package_dir(name: str, missing: str) -> Path:
+    """The folder of installed package ``name``, found without importing it (the model
+    packages are read for their files only); L2RError ``missing`` when it is not installed."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise L2RError(missing)
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
 def models_dir() -> Path:
     """The model folder of PyPI's face-recognition-models (dlib's detector and landmark files)."""
-    spec = importlib.util.find_spec("face_recognition_models")
-    if spec is None or not spec.submodule_search_locations:
-        raise L2RError(
+    return (
+        package_dir(
+            "face_recognition_models",
             "face detection needs the package face-recognition-models "
-            "(pip install face-recognition-models dlib-bin), or pass --no-detect"
+            "(pip install face-recognition-models dlib-bin), or pass --no-detect",
         )
-    return Path(next(iter(spec.submodule_search_locations))) / "models"
+        / "models"
+    )
 
 
 #: The detector of ``l2r reconstruct`` and ``Reconstructor`` (docs/detection.md, "The default":

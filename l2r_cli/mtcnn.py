@@ -17,7 +17,6 @@ O-Net flatten their last feature map in (width, height) order.
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -34,13 +33,17 @@ FACTOR = 0.709
 
 def weights_dir() -> Path:
     """The folder of facenet-pytorch's MTCNN weights (one-line error if it is not installed)."""
-    spec = importlib.util.find_spec("facenet_pytorch")
-    if spec is None or not spec.submodule_search_locations:
-        raise L2RError(
+    from l2r_cli.detectors import package_dir
+
+    return (
+        package_dir(
+            "facenet_pytorch",
             "--detector mtcnn needs the weights in PyPI's facenet-pytorch: "
-            "pip install --no-deps facenet-pytorch==2.6.0 (make install does)"
+            "pip install --no-deps facenet-pytorch==2.6.0 (make install does), or pass "
+            "--detector hog:2",
         )
-    return Path(next(iter(spec.submodule_search_locations))) / "data"
+        / "data"
+    )
 
 
 def _conv(cin: int, cout: int, k: int) -> tuple[nn.Conv2d, nn.PReLU]:

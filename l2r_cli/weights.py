@@ -51,12 +51,39 @@ def _half(state: dict[str, Any], half: bool) -> dict[str, Any]:
     return {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
 
 
-def _summary(dst: Path, states: list[dict[str, Any]], step: int) -> dict[str, Any]:
+def _provenance(src: str | Path, ckpt: dict[str, Any], half: bool) -> dict[str, Any]:
+    """What an exported file records of the checkpoint it came from."""
     return {
-        "parameters": sum(v.numel() for s in states for v in s.values()),
+        "path": str(src),
+        "step": ckpt.get("step"),
+        "train_seconds": ckpt.get("train_seconds"),
+        "float16": half,
+    }
+
+
+def _write_export(
+    dst: Path, ckpt: dict[str, Any], models: dict[str, dict[str, Any]], config: dict[str, Any]
+) -> dict[str, Any]:
+    """Save ``models`` with ``config`` as an inference-only checkpoint of ``ckpt``'s kind,
+    step and training time (no optimizer or RNG state) -> its summary (parameters, bytes,
+    SHA-256, step)."""
+    out = build_checkpoint(
+        ckpt["kind"],
+        models,
+        {},
+        step=ckpt.get("step", 0),
+        epoch=ckpt.get("epoch", 0),
+        epoch_step=ckpt.get("epoch_step", 0),
+        config=config,
+        rng={},
+        train_seconds=ckpt.get("train_seconds", 0.0),
+    )
+    save_checkpoint(dst, out)
+    return {
+        "parameters": sum(v.numel() for s in models.values() for v in s.values()),
         "bytes": dst.stat().st_size,
         "sha256": sha256(dst),
-        "step": step,
+        "step": out["step"],
     }
 
 
@@ -108,26 +135,9 @@ def export_refined(src: str | Path, dst: str | Path, half: bool = True) -> dict[
         "arn": asdict(model.arn.cfg),
         "grn": asdict(model.grn.cfg),
         "proxy": proxy,
-        "exported_from": {
-            "path": str(src),
-            "step": ckpt.get("step"),
-            "train_seconds": ckpt.get("train_seconds"),
-            "float16": half,
-        },
+        "exported_from": _provenance(src, ckpt, half),
     }
-    out = build_checkpoint(
-        ckpt["kind"],
-        models,
-        {},
-        step=ckpt.get("step", 0),
-        epoch=ckpt.get("epoch", 0),
-        epoch_step=ckpt.get("epoch_step", 0),
-        config=config,
-        rng={},
-        train_seconds=ckpt.get("train_seconds", 0.0),
-    )
-    save_checkpoint(dst, out)
-    return _summary(dst, list(models.values()), out["step"])
+    return _write_export(dst, ckpt, models, config)
 
 
 def export_weights(src: str | Path, dst: str | Path, half: bool = True) -> dict[str, Any]:
@@ -142,24 +152,7 @@ def export_weights(src: str | Path, dst: str | Path, half: bool = True) -> dict[
     state = _half(state, half)
     config = dict(ckpt["config"])
     config["model"] = {**config["model"], "use_conf": False}
-    config["exported_from"] = {
-        "path": str(src),
-        "step": ckpt.get("step"),
-        "train_seconds": ckpt.get("train_seconds"),
-        "float16": half,
-    }
-    out = build_checkpoint(
-        "proxy",
-        {"proxy": state},
-        {},
-        step=ckpt.get("step", 0),
-        epoch=ckpt.get("epoch", 0),
-        epoch_step=ckpt.get("epoch_step", 0),
-        config=config,
-        rng={},
-        train_seconds=ckpt.get("train_seconds", 0.0),
-    )
+    config["exported_from"] = _provenance(src, ckpt, half)
     dst = Path(dst)
     _check_dst(dst)
-    save_checkpoint(dst, out)
-    return _summary(dst, [state], out["step"])
+    return _write_export(dst, ckpt, {"proxy": state}, config)
