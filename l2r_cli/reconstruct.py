@@ -278,7 +278,8 @@ class Reconstructor:
     photo pixels than the L2R model's input (a small, upsampled face) and the proxy alone on
     the others; 'proxy' or 'l2r' run that path on every face; None runs the checkpoint's own
     model (the benchmarks). meta.json's ``model`` says which path ran and why. detect: find
-    and align faces with dlib (else each photo is one already-cropped face). largest: keep only
+    faces with ``detector`` and align them with dlib's landmarks (else each photo is one
+    already-cropped face). largest: keep only
     the largest face of each photo. min_score: dlib HOG score below which detections are
     dropped. detector: a spec of :func:`l2r_cli.detectors.make_detector` (docs/detection.md).
     upsample_landmarks: predict the landmarks of a face whose box is under 100 px on an

@@ -148,8 +148,8 @@ def _formats(value: str) -> tuple[str, ...]:
     help="Write the maps (PNGs, depth.npy, canonical.npz) besides meshes and meta.json; "
     "render-views needs them.",
 )
-@detector_option("Face detector: hog[:N], cnn[:N] (N upsamplings), mediapipe, or A+B "
-                 "(docs/detection.md).")  # fmt: skip
+@detector_option("Face detector: mtcnn[:N] (faces down to N px), hog[:N], cnn[:N] (N "
+                 "upsamplings), mediapipe, or A+B (docs/detection.md).")  # fmt: skip
 @click.pass_obj
 def reconstruct(
     g,
@@ -169,12 +169,12 @@ def reconstruct(
 ) -> None:
     """3D faces from photos: meshes, depth, albedo, normal and shading maps per face.
 
-    INPUT: image files, folders (their images) or glob patterns. Faces are found and aligned
-    with dlib; each gets OUT/PHOTO/faceK/ with mesh.ply / .obj (+ .mtl, texture) / .glb,
-    albedo, depth (.png and .npy, in the view of the aligned crop input.png), normal, shading,
-    meta.json (crop box in photo pixels, model). A photo that cannot be read or has no face is
-    reported and skipped; the exit code is then 2. Under torchrun the photos are shared out
-    over the processes.
+    INPUT: image files, folders (their images) or glob patterns. Faces are found (MTCNN by
+    default) and aligned with dlib's landmarks; each gets OUT/PHOTO/faceK/ with mesh.ply /
+    .obj (+ .mtl, texture) / .glb, albedo, depth (.png and .npy, in the view of the aligned
+    crop input.png), normal, shading, meta.json (crop box in photo pixels, the model that ran
+    and why: --model). A photo that cannot be read or has no face is reported and skipped;
+    the exit code is then 2. Under torchrun the photos are shared out over the processes.
 
     \b
     Example:
