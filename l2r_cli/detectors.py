@@ -211,6 +211,17 @@ class UnionDetector:
         return merge_overlapping([d for p in self.parts for d in p(photo)])
 
 
+def _int_arg(spec: str, arg: str, default: int, lo: int, hi: int, what: str) -> int:
+    """The N of a ``name:N`` spec (``default`` when absent), one-line error unless lo..hi."""
+    try:
+        n = int(arg) if arg else default
+    except ValueError:
+        n = lo - 1
+    if not lo <= n <= hi:
+        raise L2RError(f"detector '{spec}': {what} in {lo}..{hi}")
+    return n
+
+
 def make_detector(spec: str, hog_min_score: float = 0.0):
     """A detector from a spec: ``hog``, ``cnn``, ``mtcnn`` or ``mediapipe``, optionally
     ``hog:N`` / ``cnn:N`` for N upsamplings (default 1) and ``mtcnn:N`` for the smallest face
@@ -226,17 +237,6 @@ def make_detector(spec: str, hog_min_score: float = 0.0):
             raise L2RError(f"detector '{spec}': mediapipe takes no upsampling")
         return MediaPipeDetector()
     if name == "mtcnn":
-        try:
-            px = int(arg) if arg else 12
-        except ValueError:
-            px = -1
-        if not 8 <= px <= 1000:
-            raise L2RError(f"detector '{spec}': mtcnn:N takes the smallest face N in 8..1000 px")
-        return MtcnnDetector(px)
-    try:
-        up = int(arg) if arg else 1
-    except ValueError:
-        up = -1
-    if not 0 <= up <= 4:
-        raise L2RError(f"detector '{spec}': the upsampling count must be 0..4")
+        return MtcnnDetector(_int_arg(spec, arg, 12, 8, 1000, "mtcnn:N takes the smallest face N"))
+    up = _int_arg(spec, arg, 1, 0, 4, "the upsampling count must be")
     return HogDetector(up, hog_min_score) if name == "hog" else CnnDetector(up)
