@@ -333,6 +333,18 @@ def _load_state(module: nn.Module, state: dict, path: str | Path, what: str) -> 
         raise L2RError(f"{path}: {what} does not match its config ({first})") from None
 
 
+def _load_pose_nets(
+    model: RefinedModel, models: dict, path: str | Path, device: torch.device | str
+) -> None:
+    """Give ``model`` mutual learning's view and light nets: copies of its proxy's, loaded
+    from ``models['view']`` and ``models['light']``."""
+    view = copy.deepcopy(model.proxy.net_view)
+    light = copy.deepcopy(model.proxy.net_light)
+    _load_state(view, models.get("view", {}), path, "view net")
+    _load_state(light, models.get("light", {}), path, "light net")
+    model.view_net, model.light_net = view.to(device), light.to(device)
+
+
 def load_grn(
     path: str | Path, device: torch.device | str, ckpt: dict[str, Any] | None = None
 ) -> tuple[GrnRunConfig, RefinedModel]:
@@ -367,11 +379,7 @@ def load_mutual(
     models = ckpt["models"]
     _load_state(ArnWeights(model.arn), models.get("arn", {}), path, "ARN weights")
     _load_state(model.grn, models.get("grn", {}), path, "GRN weights")
-    view = copy.deepcopy(model.proxy.net_view)
-    light = copy.deepcopy(model.proxy.net_light)
-    _load_state(view, models.get("view", {}), path, "view net")
-    _load_state(light, models.get("light", {}), path, "light net")
-    model.view_net, model.light_net = view.to(device), light.to(device)
+    _load_pose_nets(model, models, path, device)
     return cfg, model.eval()
 
 
@@ -416,11 +424,7 @@ def load_exported(
     _load_state(grn, models.get("grn", {}), path, "GRN weights")
     model = RefinedModel(proxy=proxy, arn=arn.to(device), grn=grn.to(device))
     if "view" in models:
-        view = copy.deepcopy(proxy.net_view)
-        light = copy.deepcopy(proxy.net_light)
-        _load_state(view, models["view"], path, "view net")
-        _load_state(light, models.get("light", {}), path, "light net")
-        model.view_net, model.light_net = view.to(device), light.to(device)
+        _load_pose_nets(model, models, path, device)
     return model.eval()
 
 

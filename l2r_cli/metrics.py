@@ -38,12 +38,16 @@ def erode_by(mask: Tensor, radius: int) -> Tensor:
     return (pooled.squeeze(1) > 1 - 0.5 / k**2).to(mask.dtype)
 
 
-def bfm_mask(gt_depth: Tensor, pred_mask: Tensor) -> Tensor:
-    """Face pixels for the BFM protocol: GT depth below its per-image maximum (the background),
-    eroded by one pixel, times the eroded prediction mask. gt_depth, pred_mask: (B, H, W)."""
+def gt_face_mask(gt_depth: Tensor) -> Tensor:
+    """{0, 1} (B, H, W): GT depth (B, H, W) below its per-image maximum (the background)."""
     gt_max = gt_depth.flatten(1).amax(1).view(-1, 1, 1)
-    gt_mask = (gt_depth < gt_max).float()
-    return erode(gt_mask) * erode(pred_mask.float())
+    return (gt_depth < gt_max).float()
+
+
+def bfm_mask(gt_depth: Tensor, pred_mask: Tensor) -> Tensor:
+    """Face pixels for the BFM protocol: :func:`gt_face_mask` eroded by one pixel, times the
+    eroded prediction mask. gt_depth, pred_mask: (B, H, W)."""
+    return erode(gt_face_mask(gt_depth)) * erode(pred_mask.float())
 
 
 def side(pred_depth: Tensor, gt_depth: Tensor, mask: Tensor) -> Tensor:

@@ -41,7 +41,7 @@ from l2r_cli.inference import (
 )
 from l2r_cli.inference import load_grn as load_grn
 from l2r_cli.inference import require_source as require_source
-from l2r_cli.losses import photometric_nll
+from l2r_cli.losses import masked_mean, photometric_nll
 from l2r_cli.models.grn import GRN, GrnOutput, laplacian_smoothness
 from l2r_cli.models.proxy import ProxyFactors
 from l2r_cli.render import Light
@@ -90,17 +90,11 @@ def view_depth_terms(
     eroded by a pixel) the L1 of recon_depth against gt_depth; on the background, rendered
     depth nearer than ``far`` costs by how much (a hinge, as the proxy's supervision); each in
     units of 0.01, the term the mean of the two parts' per-image means. -> (scalar, logs)."""
-    from l2r_cli.metrics import erode
+    from l2r_cli.metrics import erode, gt_face_mask
 
-    gt_max = gt_depth.flatten(1).amax(1).view(-1, 1, 1)
-    face_px = (gt_depth < gt_max).float()
-    m = erode(face_px)
-
-    def mean_over(x: Tensor, w: Tensor) -> Tensor:
-        return (x * w).flatten(1).sum(1) / w.flatten(1).sum(1).clamp(min=1)
-
-    face = mean_over((recon_depth - gt_depth).abs(), m).mean() * 100
-    rest = mean_over((far - recon_depth).clamp(min=0), 1 - face_px).mean() * 100
+    face_px = gt_face_mask(gt_depth)
+    face = masked_mean((recon_depth - gt_depth).abs(), erode(face_px)) * 100
+    rest = masked_mean((far - recon_depth).clamp(min=0), 1 - face_px) * 100
     return (face + rest) / 2, {"depth_sup": face.item(), "depth_sup_off": rest.item()}
 
 

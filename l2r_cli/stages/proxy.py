@@ -17,7 +17,7 @@ from l2r_cli.console import notice_once
 from l2r_cli.data.dataset import DatasetInfo, L2RDataset
 from l2r_cli.data.inputs import model_input
 from l2r_cli.errors import L2RError
-from l2r_cli.losses import perceptual_nll, photometric_nll
+from l2r_cli.losses import masked_mean, perceptual_nll, photometric_nll
 from l2r_cli.models.proxy import Proxy, ProxyFactors, ProxyRender
 from l2r_cli.models.vgg import VGG16Relu33, load_vgg16
 from l2r_cli.render import Light, shade
@@ -239,11 +239,7 @@ def supervised_terms(
         m = batch["canon_mask"].to(dev).float()
         err = (f.depth - batch["canon_depth"].to(dev)).abs()
         off = (far - f.depth).clamp(min=0)
-
-        def mean_over(x: Tensor, w: Tensor) -> Tensor:
-            return (x * w).flatten(1).sum(1) / w.flatten(1).sum(1).clamp(min=1)
-
-        face, rest = mean_over(err, m).mean() * 100, mean_over(off, 1 - m).mean() * 100
+        face, rest = masked_mean(err, m) * 100, masked_mean(off, 1 - m) * 100
         d = (face + rest) / 2
         total = total + lam_depth * d
         logs.update(depth_sup=face.item(), depth_sup_off=rest.item())
